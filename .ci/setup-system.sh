@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# System packages: sound sources (soundfont, drum kits, speech) and decoders.
+set -euo pipefail
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+  fluid-soundfont-gm fluidsynth libfluidsynth3 hydrogen-drumkits espeak-ng ffmpeg sox libsndfile1 >/dev/null
+# CC0 Sonic Pi samples (npm), where iram.data.sources looks for them.
+if ! ls "$HOME/.cache/iram/sonic-pi/node_modules/supersonic-scsynth-samples/samples/"*.flac >/dev/null 2>&1; then
+  mkdir -p "$HOME/.cache/iram/sonic-pi"
+  npm install --silent --no-audit --no-fund --prefix "$HOME/.cache/iram/sonic-pi" supersonic-scsynth-samples@0.84.2
+fi

@@ -1,0 +1,1 @@
+"""Role-labelled training material: sound sources, patterns, loops and composed tracks."""

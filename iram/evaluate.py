@@ -1,0 +1,64 @@
+"""Scores for role predictions, from scikit-learn (and mir_eval in benchmark).
+
+A role whose ground truth is all 0 or all 1 has no ROC-AUC or PR-AUC: it is
+reported as ``None`` (undefined) and left out of the macro average.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .roles import ROLES
+
+
+def _defined(y: np.ndarray) -> bool:
+    return 0 < y.sum() < len(y)
+
+
+def best_thresholds(y: np.ndarray, p: np.ndarray, grid=np.linspace(0.05, 0.95, 19)) -> list[float]:
+    """Per-role threshold that maximises F1 on (y, p); 0.5 where a role is undefined."""
+    from sklearn.metrics import f1_score
+
+    out = []
+    for r in range(y.shape[1]):
+        if not _defined(y[:, r]):
+            out.append(0.5)
+            continue
+        f = [f1_score(y[:, r], p[:, r] >= t, zero_division=0) for t in grid]
+        out.append(float(grid[int(np.argmax(f))]))
+    return out
+
+
+def classification_scores(y: np.ndarray, p: np.ndarray, thresholds=None, roles=ROLES) -> dict:
+    """Per-role and macro ROC-AUC, PR-AUC, F1, accuracy and Pearson r.
+
+    ``y`` (n, R) 0/1 ground truth, ``p`` (n, R) probabilities, ``thresholds`` (R,)
+    (default 0.5). Undefined scores are ``None``; macro averages skip them.
+    """
+    from sklearn.metrics import accuracy_score, average_precision_score, f1_score, roc_auc_score
+
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    if y.shape != p.shape:
+        raise ValueError(f"ground truth shape {y.shape} and prediction shape {p.shape} differ")
+    th = np.full(y.shape[1], 0.5) if thresholds is None else np.asarray(thresholds, dtype=float)
+    per = {}
+    for r, role in enumerate(roles):
+        yt, pr = y[:, r], p[:, r]
+        d = _defined(yt)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            per[role] = {
+                "roc_auc": float(roc_auc_score(yt, pr)) if d else None,
+                "pr_auc": float(average_precision_score(yt, pr)) if d else None,
+                "f1": float(f1_score(yt, pr >= th[r], zero_division=0)) if yt.sum() > 0 else None,
+                "accuracy": float(accuracy_score(yt, pr >= th[r])),
+                "pearson": float(np.corrcoef(yt, pr)[0, 1]) if d and pr.std() > 0 else None,
+                "support": int(yt.sum()),
+            }
+    macro = {}
+    for k in ("roc_auc", "pr_auc", "f1", "accuracy", "pearson"):
+        vals = [v[k] for v in per.values() if v[k] is not None]
+        macro[k] = float(np.mean(vals)) if vals else None
+    return {"roles": per, "macro": macro, "n": int(len(y))}

@@ -1,0 +1,42 @@
+"""Atomic file writing: outputs are complete or absent, never half-written."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from .errors import IramError
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, *, backup: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it over ``path`` on success.
+
+    With ``backup=True`` an existing ``path`` is first copied to ``path.bak``.
+    On any exception the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise IramError(f"{folder}: output folder does not exist; create it or choose another with -o")
+    if not os.access(folder, os.W_OK):
+        raise IramError(f"{folder}: output folder is not writable; choose another with -o")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=folder)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        if backup and path.exists():
+            shutil.copy2(path, path.with_name(path.name + ".bak"))
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text(path: str | os.PathLike, text: str, *, backup: bool = False) -> None:
+    with atomic_path(path, backup=backup) as tmp:
+        tmp.write_text(text, encoding="utf-8")
