@@ -1,0 +1,72 @@
+"""Score segments with the role classifier: the IRAM matrix.
+
+The CNN runs once over the whole track (in overlapping chunks), giving conv
+features every 16 STFT frames (about 0.5 s). A segment's score is then made
+from the features inside it. ``mode`` says how:
+
+- ``"segment"``: max- and mean-pool all the segment's frames, one prediction;
+- ``"mean"`` / ``"max"``: predictions for 3 s windows (hop 1.5 s) inside the
+  segment, averaged or maxed.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .model import RoleModel
+
+CHUNK_S, CONTEXT_S = 60.0, 4.0
+MODES = ("segment", "mean", "max")
+
+
+@torch.inference_mode()
+def frame_features(model: RoleModel, audio: np.ndarray, *, device: str = "cpu") -> tuple[torch.Tensor, float]:
+    """Conv features (features, frames) of mono ``audio`` at model.sample_rate, and their rate (frames/s)."""
+    net = model.net
+    sr = model.sample_rate
+    step = int(net.cfg.front.hop * 2 ** len(net.cfg.widths))  # samples per output frame
+    fps = sr / step
+    chunk = int(CHUNK_S * fps) * step
+    ctx = int(CONTEXT_S * fps) * step
+    x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
+    min_len = int(net.cfg.window * sr)
+    if len(x) < min_len:  # shorter than one window: loop it (as a loop would be)
+        x = x.repeat(-(-min_len // len(x)))[:min_len]
+    out = []
+    for start in range(0, len(x), chunk):
+        a, b = max(0, start - ctx), min(len(x), start + chunk + ctx)
+        z = net.frames(x[a:b][None].to(device))[0]
+        lo = (start - a) // step
+        hi = lo + -(-(min(chunk, len(x) - start)) // step)
+        out.append(z[:, lo:hi].cpu())
+    return torch.cat(out, dim=1), fps
+
+
+@torch.inference_mode()
+def score_segments(model: RoleModel, z: torch.Tensor, fps: float, spans: list[tuple[float, float]], *,
+                   mode: str = "segment") -> np.ndarray:
+    """Role probabilities (n_roles, n_spans) for time spans (seconds) over features ``z``."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    net = model.net
+    T = z.shape[1]
+    win = max(1, int(round(net.cfg.window * fps)))
+    batches, owners = [], []
+    for k, (s, e) in enumerate(spans):
+        i0 = int(np.floor(s * fps))
+        i1 = max(i0 + 1, int(np.ceil(e * fps)))
+        i0, i1 = min(i0, T - 1), min(i1, T)
+        if mode == "segment" or i1 - i0 <= win:
+            batches.append(z[:, i0:i1])
+            owners.append(k)
+        else:
+            for w0 in range(i0, i1 - win + 1, max(1, win // 2)):
+                batches.append(z[:, w0:w0 + win])
+                owners.append(k)
+    probs = torch.stack([torch.sigmoid(net.pool(b[None]))[0] for b in batches]).numpy()
+    owners = np.array(owners)
+    out = np.zeros((probs.shape[1], len(spans)), np.float32)
+    for k in range(len(spans)):
+        p = probs[owners == k]
+        out[:, k] = p.max(axis=0) if mode == "max" else p.mean(axis=0)
+    return out

@@ -1,0 +1,147 @@
+"""``analyze()``: audio file in, :class:`Analysis` out; saving and loading results."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import AudioError, IramError
+from .roles import ROLES
+from .sections import Section, find_sections
+from .segments import Segment
+
+BEAT_SR, MODEL_SR = 44100, 16000
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything iram knows about one track. ``iram`` is (6, n_segments), rows in ROLES order."""
+
+    path: str
+    duration: float
+    bpm: float
+    beats: np.ndarray
+    downbeats: np.ndarray
+    segments: tuple[Segment, ...]
+    iram: np.ndarray
+    thresholds: tuple[float, ...]
+    sections: tuple[Section, ...]
+    model: dict = field(default_factory=dict)
+    fixed_grid: bool = True
+    version: str = __version__
+
+    @property
+    def active(self) -> np.ndarray:
+        """(6, n_segments) bool: role on at the model's threshold."""
+        return self.iram >= np.asarray(self.thresholds)[:, None]
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+    def to_json(self) -> dict:
+        act = self.active
+        return {
+            "file": self.name, "path": self.path, "iram_version": self.version, "roles": list(ROLES),
+            "model": self.model, "thresholds": list(self.thresholds), "duration": round(self.duration, 4),
+            "bpm": round(self.bpm, 3), "fixed_grid": self.fixed_grid,
+            "beats": [round(float(b), 4) for b in self.beats], "downbeats": [round(float(b), 4) for b in self.downbeats],
+            "segments": [{"start": round(s.start, 4), "end": round(s.end, 4), "bars": list(s.bars), "partial": s.partial,
+                          "roles": {r: {"probability": round(float(self.iram[i, k]), 4), "active": bool(act[i, k])}
+                                    for i, r in enumerate(ROLES)}} for k, s in enumerate(self.segments)],
+            "sections": [{"start": round(s.start, 4), "end": round(s.end, 4), "bars": list(s.bars), "label": s.label,
+                          "roles": list(s.roles), "name": s.name} for s in self.sections],
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Analysis":
+        try:
+            if d["roles"] != list(ROLES):
+                raise IramError(f"results list roles {d['roles']}; this iram needs {list(ROLES)}")
+            segs = tuple(Segment(s["start"], s["end"], tuple(s["bars"]), s.get("partial", False)) for s in d["segments"])
+            iram = np.array([[s["roles"][r]["probability"] for s in d["segments"]] for r in ROLES], np.float32).reshape(len(ROLES), -1)
+            secs = tuple(Section(s["start"], s["end"], tuple(s["bars"]), s["label"], tuple(s["roles"]), s["name"]) for s in d.get("sections", []))
+            return cls(path=d.get("path", d.get("file", "")), duration=d["duration"], bpm=d["bpm"], beats=np.array(d["beats"]),
+                       downbeats=np.array(d["downbeats"]), segments=segs, iram=iram, thresholds=tuple(d["thresholds"]),
+                       sections=secs, model=d.get("model", {}), fixed_grid=d.get("fixed_grid", True),
+                       version=d.get("iram_version", "?"))
+        except (KeyError, TypeError) as err:
+            raise IramError(f"results JSON lacks {err}; is it an .iram.json written by iram analyze?") from err
+
+
+def load_results(path: str | Path) -> Analysis:
+    path = Path(path)
+    try:
+        return Analysis.from_json(json.loads(path.read_text()))
+    except FileNotFoundError as err:
+        raise IramError(f"{path}: no such results file; run 'iram analyze' first") from err
+    except json.JSONDecodeError as err:
+        raise IramError(f"{path}: not valid JSON ({err.msg}); re-run 'iram analyze'") from err
+    except IramError as err:
+        raise IramError(f"{path}: {err}") from err
+
+
+def analyze(path: str | Path, *, model=None, device: str = "auto", mode: str = "segment") -> Analysis:
+    """Analyse one audio file: beats, 4-bar segments, role probabilities, sections.
+
+    ``model`` is a loaded :class:`~iram.model.RoleModel`, a checkpoint path, or
+    None for the bundled model. Raises :class:`~iram.errors.IramError` subclasses
+    with one-line messages for bad input.
+    """
+    from . import audio as audio_mod
+    from . import beats as beats_mod
+    from .activations import frame_features, score_segments
+    from .model import RoleModel, load, pick_device
+    from .segments import BARS, make_segments, novelty, phrase_offset
+
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: no such file; check the path")
+    dev = pick_device(device)
+    rm = model if isinstance(model, RoleModel) else load(model, device=dev)
+    dev = next(rm.net.parameters()).device.type
+    au = audio_mod.load(path, rates=(BEAT_SR, MODEL_SR))
+    y16 = au.at(MODEL_SR)
+    bt = beats_mod.track(au.at(BEAT_SR), sr=BEAT_SR, signal16k=y16)
+    del au
+    duration = len(y16) / MODEL_SR
+    z, fps = frame_features(rm, y16, device=dev)
+    from .segments import bar_grid
+
+    grid = bar_grid(bt.downbeats, duration)
+    offset = 0
+    if len(grid) >= 2 * BARS:
+        bar_len = float(np.median(np.diff(grid)))
+        bar_probs = score_segments(rm, z, fps, [(float(s), float(s) + bar_len) for s in grid], mode="segment").T
+        offset = phrase_offset(novelty(bar_probs))
+    segs = make_segments(bt.downbeats, duration, offset)
+    iram = score_segments(rm, z, fps, [(s.start, s.end) for s in segs], mode=mode)
+    secs = find_sections(iram, rm.thresholds, segs)
+    return Analysis(path=str(path.resolve()), duration=duration, bpm=bt.bpm, beats=bt.beats, downbeats=bt.downbeats,
+                    segments=tuple(segs), iram=iram, thresholds=tuple(rm.thresholds), sections=tuple(secs),
+                    model={"name": rm.name, "version": rm.version, "path": rm.path}, fixed_grid=bt.fixed_grid)
+
+
+def output_paths(audio_path: str | Path, outdir: str | Path | None = None) -> dict[str, Path]:
+    p = Path(audio_path)
+    folder = Path(outdir) if outdir else p.parent
+    return {ext: folder / f"{p.stem}.iram.{ext}" for ext in ("npy", "json", "png")}
+
+
+def save(a: Analysis, outdir: str | Path | None = None, *, plot: bool = True) -> dict[str, Path]:
+    """Write NAME.iram.npy, NAME.iram.json and NAME.iram.png, each atomically."""
+    from .io import atomic_path, write_text
+
+    paths = output_paths(a.path, outdir)
+    with atomic_path(paths["npy"]) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, a.iram.astype(np.float32))
+    write_text(paths["json"], json.dumps(a.to_json(), indent=1))
+    if plot:
+        from .plots import plot_analysis
+
+        plot_analysis(a, paths["png"])
+    return paths

@@ -1,0 +1,102 @@
+"""Sections from an IRAM: intro, build-up, drop, breakdown, outro (and main).
+
+Consecutive segments with the same set of active roles form a run; runs of a
+single 4-bar segment are merged into their most similar neighbour (sections in
+this music are 8 bars and longer). Labels come from what the drums and bass do:
+
+- a section with both percussion and bass is *full*; the first full section
+  after a non-full one is a **drop**, a full one after another full is **main**;
+- non-full sections before the first full one are the **intro**, except the
+  last one directly before the drop, which is the **build-up** when the intro
+  already had its own section;
+- a non-full section between full ones is a **breakdown**, or the **build-up**
+  when it leads straight into a drop after a breakdown;
+- non-full sections after the last full one are the **outro**.
+Adjacent sections with the same label (intro, breakdown, outro) are merged.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .roles import ROLES
+
+SHORT = {"percussion": "drums", "bass": "bass", "chord": "chords", "melody": "melody", "fx": "fx", "voice": "vocals"}
+LABELS = ("intro", "build-up", "drop", "breakdown", "main", "outro")
+
+
+@dataclass(frozen=True)
+class Section:
+    start: float  # seconds
+    end: float  # seconds
+    bars: tuple[int, int]  # first and last bar, 1-based
+    label: str
+    roles: tuple[str, ...]  # roles active in most of the section
+    name: str  # cue name, e.g. "Drop 1 · drums bass melody"
+
+
+def _jaccard(a: frozenset, b: frozenset) -> float:
+    return len(a & b) / len(a | b) if a | b else 1.0
+
+
+def find_sections(iram: np.ndarray, thresholds, segments) -> list[Section]:
+    """Sections (see module docstring) from ``iram`` (6, n) probabilities and the ``segments`` they score."""
+    if len(segments) == 0:
+        return []
+    on = np.asarray(iram) >= np.asarray(thresholds, dtype=float)[:, None]
+    sets = [frozenset(r for i, r in enumerate(ROLES) if on[i, k]) for k in range(on.shape[1])]
+    runs: list[list[int]] = []  # lists of segment indices
+    for k, s in enumerate(sets):
+        if runs and sets[runs[-1][0]] == s:
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+    changed = True
+    while changed and len(runs) > 1:
+        changed = False
+        for i, run in enumerate(runs):
+            if len(run) == 1:
+                s = sets[run[0]]
+                left = _jaccard(s, sets[runs[i - 1][0]]) if i > 0 else -1
+                right = _jaccard(s, sets[runs[i + 1][0]]) if i + 1 < len(runs) else -1
+                j = i - 1 if left >= right else i + 1
+                runs[min(i, j)] = sorted(runs[min(i, j)] + runs[max(i, j)])
+                del runs[max(i, j)]
+                changed = True
+                break
+
+    def majority(run):
+        return tuple(r for i, r in enumerate(ROLES) if on[i, run].mean() >= 0.5)
+
+    roles = [majority(r) for r in runs]
+    full = [("percussion" in r and "bass" in r) for r in roles]
+    first_full = full.index(True) if any(full) else None
+    last_full = len(full) - 1 - full[::-1].index(True) if any(full) else None
+    labels = []
+    for i in range(len(runs)):
+        if first_full is None:
+            labels.append("intro" if i == 0 else "outro" if i == len(runs) - 1 and i > 1 else "main")
+        elif full[i]:
+            labels.append("drop" if i == 0 or not full[i - 1] else "main")
+        elif i < first_full:
+            labels.append("build-up" if i == first_full - 1 and i > 0 else "intro")
+        elif i > last_full:
+            labels.append("outro")
+        else:
+            labels.append("build-up" if i + 1 < len(runs) and full[i + 1] and i > 0 and labels[-1] == "breakdown" else "breakdown")
+    merged: list[tuple[list[int], str]] = []
+    for run, lab in zip(runs, labels):
+        if merged and merged[-1][1] == lab and lab in ("intro", "breakdown", "outro", "main"):
+            merged[-1] = (merged[-1][0] + run, lab)
+        else:
+            merged.append((run, lab))
+    out, count = [], {}
+    for run, lab in merged:
+        count[lab] = count.get(lab, 0) + 1
+        r = majority(run)
+        title = lab.capitalize() + (f" {count[lab]}" if lab in ("drop", "build-up", "breakdown") else "")
+        name = f"{title} · {' '.join(SHORT[x] for x in r)}" if r else title
+        s0, s1 = segments[run[0]], segments[run[-1]]
+        out.append(Section(float(s0.start), float(s1.end), (s0.bars[0], s1.bars[1]), lab, r, name))
+    return out

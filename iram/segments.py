@@ -1,0 +1,76 @@
+"""A phrase-aligned grid of 4-bar segments.
+
+The downbeat that opens the first 4-bar block is chosen so block boundaries
+fall where the arrangement changes: for each of the four possible offsets, sum
+the novelty (how much the sound changes from the two bars before a downbeat to
+the two bars after it) at the block boundaries, and keep the best offset.
+Audio before the first block and after the last becomes a partial segment.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+BARS = 4
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float  # seconds
+    end: float  # seconds
+    bars: tuple[int, int]  # first and last bar, 1-based
+    partial: bool = False
+
+
+def bar_grid(downbeats: np.ndarray, duration: float) -> np.ndarray:
+    """Downbeats extended on their median spacing to cover [0, duration]."""
+    d = np.asarray(downbeats, dtype=float)
+    if len(d) < 2:
+        return d
+    bar = float(np.median(np.diff(d)))
+    before = d[0] - bar * np.arange(1, int(d[0] / bar) + 1)[::-1]
+    after = d[-1] + bar * np.arange(1, int((duration - d[-1]) / bar) + 1)
+    g = np.concatenate([before, d, after])
+    return g[(g >= -1e-6) & (g < duration)]
+
+
+def novelty(bar_features: np.ndarray, width: int = 2) -> np.ndarray:
+    """Novelty at each bar start: distance between the mean features of the
+    ``width`` bars before and after it. ``bar_features`` is (n_bars, n_features)."""
+    n = len(bar_features)
+    out = np.zeros(n)
+    for j in range(1, n):
+        a = bar_features[max(0, j - width):j].mean(axis=0)
+        b = bar_features[j:j + width].mean(axis=0)
+        out[j] = float(np.abs(a - b).sum())
+    return out
+
+
+def phrase_offset(nov: np.ndarray) -> int:
+    """Offset (0..3 bars) whose block boundaries carry the most novelty."""
+    if len(nov) < 2 * BARS:
+        return 0
+    scores = [nov[k::BARS][1 if k == 0 else 0:].sum() for k in range(BARS)]
+    return int(np.argmax(scores))
+
+
+def make_segments(downbeats: np.ndarray, duration: float, offset: int = 0, *, min_partial: float = 1.0) -> list[Segment]:
+    """4-bar segments starting at bar ``offset`` of the grid; partial ones at the edges."""
+    g = bar_grid(downbeats, duration)
+    if len(g) < 2:
+        return [Segment(0.0, duration, (1, 1), True)]
+    bar = float(np.median(np.diff(g)))
+    starts = g[offset::BARS]
+    segs: list[Segment] = []
+    if starts[0] >= min_partial:
+        segs.append(Segment(0.0, float(starts[0]), (1, max(1, offset)), True))
+    for k, s in enumerate(starts):
+        first = offset + BARS * k + 1
+        e = s + BARS * bar
+        if e <= duration + 0.05 * bar:
+            segs.append(Segment(float(s), float(min(e, duration)), (first, first + BARS - 1)))
+        elif duration - s >= max(min_partial, bar) or not segs:
+            n_bars = max(1, int(round((duration - s) / bar)))
+            segs.append(Segment(float(s), float(duration), (first, first + n_bars - 1), True))
+    return segs
