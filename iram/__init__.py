@@ -1,1 +1,9 @@
-__version__ = '0.1.0'
+"""iram: instrumentation role activation maps for electronic music."""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .analyze import Analysis, analyze  # noqa: E402
+from .roles import ROLES  # noqa: E402
+
+__all__ = ["ROLES", "Analysis", "analyze", "__version__"]

@@ -1,0 +1,222 @@
+"""The ``iram`` command: a thin argparse layer over the library.
+
+Heavy imports wait until after argument parsing, so ``iram --help`` is instant.
+Every user error is one line on stderr naming the file and the fix, exit 1.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+
+EXPORT_FORMATS = ("rekordbox", "traktor", "serato", "mixxx", "audacity", "csv", "json")
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="iram", description="Instrumentation role activation maps for electronic music.")
+    p.add_argument("--version", action="version", version=f"iram {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("analyze", help="analyse tracks: IRAM .npy/.json/.png beside each (or in -o)")
+    a.add_argument("paths", nargs="+", help="audio files, folders or glob patterns")
+    a.add_argument("-o", "--outdir", help="output folder (default: beside each input)")
+    a.add_argument("--model", help="checkpoint to use instead of the bundled one")
+    a.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    a.add_argument("--mode", default="segment", choices=("segment", "mean", "max"), help="how a segment's frames become one score")
+    a.add_argument("--skip-existing", action="store_true", help="skip inputs whose .iram.json exists")
+    a.add_argument("--no-plot", action="store_true", help="do not draw the PNG")
+    a.add_argument("--export", action="append", choices=EXPORT_FORMATS, default=[], help="also export sections as cues (repeatable)")
+    a.add_argument("--export-to", help="target library file for --export (rekordbox XML, Traktor NML, Mixxx DB)")
+    a.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    pl = sub.add_parser("plot", help="redraw the PNG from saved .iram.json results (no model needed)")
+    pl.add_argument("results", nargs="+")
+    pl.add_argument("-o", "--outdir")
+
+    e = sub.add_parser("export", help="write sections as cue points for DJ software")
+    e.add_argument("results", nargs="+", help=".iram.json files")
+    e.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    e.add_argument("-o", "--target", help="library file to create or merge into (rekordbox XML, NML, Mixxx DB) or folder for plain exports")
+
+    t = sub.add_parser("train", help="train a role classifier on dataset folders")
+    t.add_argument("--data", action="append", required=True, help="training dataset folder (repeatable)")
+    t.add_argument("--valid", required=True, help="validation dataset folder")
+    t.add_argument("--test", help="test dataset folder: metrics stored in the checkpoint")
+    t.add_argument("--out", required=True, help="checkpoint path to write")
+    t.add_argument("--no-harmonic", action="store_true", help="ablation: log-mel front-end instead of harmonic filters")
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--steps", type=int, default=300, help="batches per epoch")
+    t.add_argument("--max-minutes", type=float, default=40.0)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    t.add_argument("-q", "--quiet", action="store_true")
+
+    b = sub.add_parser("benchmark", help="score maps against annotations")
+    b.add_argument("--set", required=True, dest="set_name", help="drysdale2022, composed or custom")
+    b.add_argument("dir", nargs="?", help="composed: folder of tracks (default: generate a small set); custom: annotation folder")
+    b.add_argument("--audio", help="drysdale2022: folder with the user's copies of the ten tracks")
+    b.add_argument("--annotations", help="drysdale2022: annotation folder (default ../shared/annotations/drysdale2022)")
+    b.add_argument("--mapping", default="figure", help="drysdale2022 row reading: figure (C,M,F,B,P) or blog (B,D,FX,M)")
+    b.add_argument("--predictions", help="reuse saved .iram.json results from this folder")
+    b.add_argument("--model", help="checkpoint to use instead of the bundled one")
+    b.add_argument("--n", type=int, default=10, help="composed: tracks to generate when no folder is given")
+    b.add_argument("--out", default="eval/results", help="where JSON and Markdown results go")
+    b.add_argument("-q", "--quiet", action="store_true")
+
+    d = sub.add_parser("data", help="make role-labelled training material")
+    dsub = d.add_subparsers(dest="what", required=True)
+    lo = dsub.add_parser("loops", help="mixed multi-role loops + labels.csv")
+    lo.add_argument("--n", type=int, required=True)
+    lo.add_argument("--split", required=True)
+    lo.add_argument("--out", required=True)
+    lo.add_argument("--seed", type=int, default=0)
+    lo.add_argument("--jobs", type=int, default=max(1, min(2, os.cpu_count() or 1)))
+    lo.add_argument("-q", "--quiet", action="store_true")
+    tr = dsub.add_parser("tracks", help="composed tracks with ground truth")
+    tr.add_argument("--n", type=int, required=True)
+    tr.add_argument("--out", required=True)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--split", default="test", help="sources to use (default test: never heard in training)")
+    tr.add_argument("--jobs", type=int, default=1)
+    tr.add_argument("-q", "--quiet", action="store_true")
+    return p
+
+
+def expand(paths: list[str]) -> list[Path]:
+    """Files, folders (recursively) and glob patterns, in order."""
+    from .audio import find_audio
+
+    out: list[Path] = []
+    for p in paths:
+        if not os.path.exists(p) and any(c in p for c in "*?["):
+            hits = sorted(glob.glob(p, recursive=True))
+            out += find_audio(hits) if hits else [Path(p)]
+        else:
+            out += find_audio([p])
+    return out
+
+
+def _err(msg: str) -> None:
+    print(f"iram: error: {msg}", file=sys.stderr)
+
+
+def cmd_analyze(args) -> int:
+    from tqdm import tqdm
+
+    from .analyze import analyze, output_paths, save
+    from .errors import IramError
+    from .model import load, pick_device
+
+    files = expand(args.paths)
+    missing = [f for f in files if not f.is_file()]
+    for f in missing:
+        _err(f"{f}: no such file; check the path")
+    files = [f for f in files if f.is_file()]
+    if not files:
+        return 1
+    if args.outdir:
+        out = Path(args.outdir)
+        if out.exists() and not os.access(out, os.W_OK):
+            raise IramError(f"{out}: output folder is not writable; choose another with -o")
+        out.mkdir(parents=True, exist_ok=True)
+    model = load(args.model, device=pick_device(args.device))
+    failed = 0
+    for f in tqdm(files, desc="analyse", unit="track", disable=args.quiet or len(files) < 2, file=sys.stderr):
+        if args.skip_existing and output_paths(f, args.outdir)["json"].exists():
+            continue
+        try:
+            a = analyze(f, model=model, mode=args.mode)
+            paths = save(a, args.outdir, plot=not args.no_plot)
+            for fmt in args.export:
+                from .export import export
+
+                export([a], fmt, args.export_to or paths["json"].parent)
+            if a.segments and a.segments[0].partial and len(a.segments) == 1:
+                print(f"iram: warning: {f}: shorter than 4 bars at {a.bpm:.1f} BPM; one partial segment", file=sys.stderr)
+            if args.quiet is False and len(files) < 2:
+                print(f"{f}: {a.bpm:.1f} BPM, {len(a.segments)} segments, {len(a.sections)} sections -> {paths['json']}", file=sys.stderr)
+        except IramError as err:
+            failed += 1
+            _err(str(err))
+    return 1 if failed or missing else 0
+
+
+def cmd_plot(args) -> int:
+    from .analyze import load_results
+    from .plots import plot_analysis
+
+    for r in args.results:
+        a = load_results(r)
+        folder = Path(args.outdir) if args.outdir else Path(r).parent
+        plot_analysis(a, folder / Path(r).name.replace(".iram.json", ".iram.png"))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .analyze import load_results
+    from .export import export
+
+    results = [load_results(r) for r in args.results]
+    target = args.target or Path(args.results[0]).parent
+    for line in export(results, args.format, target):
+        print(line)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .features import FrontEndConfig
+    from .model import ModelConfig
+    from .train import TrainConfig, train
+
+    cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps, max_minutes=args.max_minutes, seed=args.seed)
+    mcfg = ModelConfig(front=FrontEndConfig(harmonic=not args.no_harmonic))
+    name = "cnn-logmel" if args.no_harmonic else "hcnn"
+    r = train(args.data, args.valid, args.out, model_cfg=mcfg, cfg=cfg, device=args.device, test_dir=args.test,
+              name=name, progress=not args.quiet)
+    m = r["metrics"].get("test", r["metrics"]["valid"])["macro"]
+    print(f"{args.out}: macro ROC-AUC {m['roc_auc']:.4f}, PR-AUC {m['pr_auc']:.4f}, F1 {m['f1']:.4f} "
+          f"({'test' if 'test' in r['metrics'] else 'valid'}), {r['training']['minutes']:.1f} min")
+    return 0
+
+
+def cmd_benchmark(args) -> int:
+    from .benchmark import run_benchmark
+
+    run_benchmark(args)
+    return 0
+
+
+def cmd_data(args) -> int:
+    if args.what == "loops":
+        from .data.loops import make_loops
+
+        make_loops(n=args.n, split=args.split, out=args.out, seed=args.seed, jobs=args.jobs, progress=not args.quiet)
+    else:
+        from .data.tracks import make_tracks
+
+        make_tracks(n=args.n, out=args.out, seed=args.seed, split=args.split, jobs=args.jobs, progress=not args.quiet)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = get_parser().parse_args(argv)
+    from .errors import IramError
+
+    handler = {"analyze": cmd_analyze, "plot": cmd_plot, "export": cmd_export, "train": cmd_train,
+               "benchmark": cmd_benchmark, "data": cmd_data}[args.command]
+    try:
+        return handler(args)
+    except IramError as err:
+        _err(str(err))
+        return 1
+    except KeyboardInterrupt:
+        _err("interrupted; outputs written so far are complete")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
