@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .errors import ModelError
 from .model import RoleModel
 
 CHUNK_S, CONTEXT_S = 60.0, 4.0
@@ -29,9 +30,8 @@ def frame_features(model: RoleModel, audio: np.ndarray, *, device: str = "cpu") 
     chunk = int(CHUNK_S * fps) * step
     ctx = int(CONTEXT_S * fps) * step
     x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
-    min_len = int(net.cfg.window * sr)
-    if len(x) < min_len:  # shorter than one window: loop it (as a loop would be)
-        x = x.repeat(-(-min_len // len(x)))[:min_len]
+    if len(x) < int(net.cfg.window * sr):
+        raise ModelError(f"audio of {len(x) / sr:.2f} s is shorter than the model's {net.cfg.window:g} s window")
     out = []
     for start in range(0, len(x), chunk):
         a, b = max(0, start - ctx), min(len(x), start + chunk + ctx)

@@ -105,6 +105,8 @@ def analyze(path: str | Path, *, model=None, device: str = "auto", mode: str = "
     dev = next(rm.net.parameters()).device.type
     au = audio_mod.load(path, rates=(BEAT_SR, MODEL_SR))
     y16 = au.at(MODEL_SR)
+    if len(y16) < rm.window * MODEL_SR:
+        raise AudioError(f"{path}: only {au.duration:.2f} s of audio, shorter than the model's {rm.window:g} s window; nothing to analyse")
     bt = beats_mod.track(au.at(BEAT_SR), sr=BEAT_SR, signal16k=y16)
     del au
     duration = len(y16) / MODEL_SR

@@ -23,7 +23,7 @@ SR = 44100
 CHUNK_S = 120.0  # activations of long files are computed in overlapping chunks
 OVERLAP_S = 10.0
 MIN_BPM, MAX_BPM = 55.0, 215.0
-NOVELTY_WEIGHT = 2.0  # weight of arrangement novelty beside madmom's downbeat activation for the bar phase
+NOVELTY_WEIGHT = 4.0  # weight of arrangement novelty beside madmom's downbeat activation for the bar phase
 LOW_WEIGHT = 0.5  # weight of low-frequency onsets (kick, bass) beside the beat activation
 PRIOR_BPM, PRIOR_OCTAVES = 128.0, 0.9  # log-normal prior on tempo: centre and width (octaves)
 
@@ -118,18 +118,20 @@ def choose_octave(period: float, offset: float, beat_act: np.ndarray, duration: 
     return best
 
 
-def _z(v: np.ndarray) -> np.ndarray:
-    return (v - v.mean()) / (v.std() + 1e-9)
+def _contrast(v: np.ndarray) -> np.ndarray:
+    """Each phase's score relative to the mean over phases (0 when all are alike)."""
+    return (v - v.mean()) / (v.mean() + 1e-9)
 
 
 def bar_phase(beats: np.ndarray, down_act: np.ndarray, bands: np.ndarray | None) -> int:
     """Index (0..3) of the first downbeat among ``beats``: madmom's downbeat
-    activation and the arrangement novelty at each candidate, standardised and added."""
+    activation and the arrangement novelty at each candidate, each relative to its
+    mean over the four phases, weighted and added."""
     down = np.array([np.mean(_at(down_act, beats[ph::4])) if len(beats[ph::4]) else 0.0 for ph in range(4)])
-    score = _z(down)
+    score = _contrast(down)
     if bands is not None and len(beats) >= 16:
         nov = beat_novelty(bands, beats)
-        score = score + NOVELTY_WEIGHT * _z(np.array([nov[ph::4].mean() for ph in range(4)]))
+        score = score + NOVELTY_WEIGHT * _contrast(np.array([nov[ph::4].mean() for ph in range(4)]))
     return int(np.argmax(score))
 
 

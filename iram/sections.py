@@ -65,6 +65,13 @@ def find_sections(iram: np.ndarray, thresholds, segments) -> list[Section]:
                 del runs[max(i, j)]
                 changed = True
                 break
+        # neighbours that now share their set of roles become one run
+        k = 1
+        while k < len(runs):
+            if sets[runs[k - 1][0]] == sets[runs[k][0]]:
+                runs[k - 1] += runs.pop(k)
+            else:
+                k += 1
 
     def majority(run):
         return tuple(r for i, r in enumerate(ROLES) if on[i, run].mean() >= 0.5)

@@ -1,0 +1,202 @@
+"""Score IRAMs against annotations.
+
+Each ground-truth segment is compared with the time-overlap-weighted mean of
+the predicted probabilities of the segments that overlap it; metrics pool all
+annotated segments of a set (scikit-learn), plus tempo, beat and downbeat
+F-measure and section-boundary hit rates (mir_eval) where the annotation has them.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .annotations import Truth
+from .errors import AnnotationError
+from .evaluate import classification_scores
+from .roles import ROLES
+
+LENGTH_TOLERANCE = 0.1  # annotation and prediction may differ in length by this share of the track
+
+
+def align(truth_intervals: np.ndarray, pred_intervals: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """(R, n_truth): for each truth interval, the overlap-weighted mean of ``pred`` (R, n_pred) columns.
+    Truth intervals no prediction overlaps get NaN."""
+    out = np.full((pred.shape[0], len(truth_intervals)), np.nan)
+    for k, (s, e) in enumerate(truth_intervals):
+        w = np.clip(np.minimum(e, pred_intervals[:, 1]) - np.maximum(s, pred_intervals[:, 0]), 0, None)
+        if w.sum() > 0:
+            out[:, k] = pred @ w / w.sum()
+    return out
+
+
+def check_lengths(truth: Truth, pred_end: float) -> None:
+    t_end = float(truth.intervals[-1, 1]) if len(truth.intervals) else 0.0
+    ref = max(t_end, truth.duration or 0.0)
+    if ref > 0 and (t_end - pred_end) / ref > LENGTH_TOLERANCE + 0.2 * (truth.duration is None):
+        raise AnnotationError(f"{truth.name}: annotation runs to {t_end:.0f} s but the prediction ends at {pred_end:.0f} s; "
+                              "are they the same track?")
+
+
+def tempo_scores(ref: float, est: float) -> dict:
+    rel = abs(est / ref - 1)
+    return {"within_4pc": bool(rel <= 0.04), "within_1pc": bool(rel <= 0.01),
+            "within_4pc_octave": bool(min(abs(est * m / ref - 1) for m in (0.5, 1, 2)) <= 0.04)}
+
+
+def beat_scores(truth: Truth, a) -> dict:
+    import mir_eval
+
+    out = {}
+    if truth.beats is not None:
+        out["beat_f"] = float(mir_eval.beat.f_measure(mir_eval.beat.trim_beats(truth.beats), mir_eval.beat.trim_beats(np.asarray(a.beats))))
+    if truth.downbeats is not None:
+        out["downbeat_f"] = float(mir_eval.beat.f_measure(mir_eval.beat.trim_beats(truth.downbeats), mir_eval.beat.trim_beats(np.asarray(a.downbeats))))
+    if len(truth.intervals):
+        starts = np.array([s.start for s in a.segments if not s.partial])
+        grid0, seg = truth.intervals[0, 0], truth.intervals[0, 1] - truth.intervals[0, 0]
+        off = np.abs(((starts - grid0) / seg + 0.5) % 1 - 0.5) * seg if len(starts) else np.array([np.inf])
+        out["on_phrase_grid"] = bool(np.mean(off < 0.1) >= 0.9)
+    return out
+
+
+def section_scores(truth: Truth, a) -> dict:
+    import mir_eval
+
+    if not truth.sections or not a.sections:
+        return {}
+    ref = np.array([[s["start"], s["end"]] for s in truth.sections])
+    est = np.array([[s.start, s.end] for s in a.sections])
+    out = {}
+    for w in (0.5, 3.0):
+        p, r, f = mir_eval.segment.detection(ref, est, window=w, trim=True)
+        out[f"hit_f_{w}s"] = float(f)
+    return out
+
+
+def score_set(truths: list[Truth], analyses: list, thresholds) -> dict:
+    """Pooled role metrics and per-track tempo/beat/section scores."""
+    ys, ps, tracks = [], [], []
+    for t, a in zip(truths, analyses):
+        if a is None:
+            continue
+        pi = np.array([[s.start, s.end] for s in a.segments])
+        check_lengths(t, float(pi[-1, 1]))
+        ali = align(t.intervals, pi, a.iram)
+        ys.append(t.roles)
+        ps.append(ali)
+        row = {"track": t.name, "segments": int(t.roles.shape[1]), "bpm": a.bpm}
+        if t.tempo:
+            row.update(tempo_scores(t.tempo, a.bpm), ref_bpm=t.tempo)
+        row.update(beat_scores(t, a))
+        row.update(section_scores(t, a))
+        annotated = ~np.isnan(t.roles) & ~np.isnan(ali)
+        on = ali >= np.asarray(thresholds)[:, None]
+        row["accuracy"] = float((on == (t.roles > 0.5))[annotated].mean()) if annotated.any() else None
+        tracks.append(row)
+    if not ys:
+        raise AnnotationError("no track could be scored: no audio or predictions matched the annotations")
+    y, p = np.concatenate(ys, axis=1), np.concatenate(ps, axis=1)
+    roles = [r for i, r in enumerate(ROLES) if not np.all(np.isnan(y[i]))]
+    idx = [ROLES.index(r) for r in roles]
+    keep = ~np.isnan(p[idx]).any(axis=0) & ~np.isnan(y[idx]).any(axis=0)
+    scores = classification_scores(y[idx][:, keep].T, p[idx][:, keep].T, np.asarray(thresholds)[idx], roles=roles)
+    summary = {}
+    for k in ("within_1pc", "within_4pc", "within_4pc_octave", "on_phrase_grid"):
+        v = [r[k] for r in tracks if k in r]
+        if v:
+            summary[k] = float(np.mean(v))
+    for k in ("beat_f", "downbeat_f", "hit_f_0.5s", "hit_f_3.0s"):
+        v = [r[k] for r in tracks if k in r]
+        if v:
+            summary[k] = float(np.mean(v))
+    return {"roles": scores, "tracks": tracks, "summary": summary, "n_tracks": len(tracks)}
+
+
+def markdown(result: dict, title: str) -> str:
+    sc = result["roles"]
+    lines = [f"### {title}", "", "| role | ROC-AUC | PR-AUC | F1 | accuracy | Pearson r | positives |", "|---|---|---|---|---|---|---|"]
+    fmt = lambda v: "undefined" if v is None else f"{v:.3f}"  # noqa: E731
+    for r, v in sc["roles"].items():
+        lines.append(f"| {r} | {fmt(v['roc_auc'])} | {fmt(v['pr_auc'])} | {fmt(v['f1'])} | {fmt(v['accuracy'])} | {fmt(v['pearson'])} | {v['support']} |")
+    m = sc["macro"]
+    lines.append(f"| **macro** | {fmt(m['roc_auc'])} | {fmt(m['pr_auc'])} | {fmt(m['f1'])} | {fmt(m['accuracy'])} | {fmt(m['pearson'])} | {sc['n']} segments |")
+    if result["summary"]:
+        lines += ["", "| " + " | ".join(result["summary"]) + " |", "|" + "---|" * len(result["summary"]),
+                  "| " + " | ".join(f"{v:.3f}" for v in result["summary"].values()) + " |"]
+    return "\n".join(lines) + "\n"
+
+
+def _analyses(truths: list[Truth], args, pred_dir: Path, log) -> list:
+    from tqdm import tqdm
+
+    from .analyze import analyze, load_results, save
+    from .model import load
+
+    out, model = [], None
+    for t in tqdm(truths, desc="benchmark", disable=args.quiet, file=sys.stderr):
+        if args.predictions:
+            stem = Path(t.audio).stem if t.audio else t.name
+            f = Path(args.predictions) / f"{stem}.iram.json"
+            if not f.exists():
+                log(f"no saved prediction {f}; skipped")
+                out.append(None)
+                continue
+            out.append(load_results(f))
+            continue
+        if t.audio is None:
+            out.append(None)
+            continue
+        model = model or load(args.model)
+        a = analyze(t.audio, model=model)
+        save(a, pred_dir)
+        out.append(a)
+    return out
+
+
+def run_benchmark(args) -> dict:
+    from .annotations import load_set, match_drysdale_audio
+    from .io import write_text
+
+    log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+    name = args.set_name
+    if name not in ("drysdale2022", "composed", "custom"):
+        raise AnnotationError(f"unknown set {name!r}; choose drysdale2022, composed or custom")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    readings = [args.mapping] if name != "drysdale2022" else ["figure", "blog"]
+    if name == "composed" and not args.dir:
+        folder = Path.home() / ".cache" / "iram" / f"composed-n{args.n}"
+        if not list(folder.glob("*.truth.json")):
+            from .data.tracks import make_tracks
+
+            log(f"generating {args.n} composed tracks in {folder} (test-split sources)")
+            make_tracks(n=args.n, out=folder, seed=0, progress=not args.quiet)
+        args.dir = str(folder)
+    results = {}
+    analyses = None
+    for reading in readings:
+        truths = load_set(name, args.annotations if name == "drysdale2022" else args.dir, mapping=reading)
+        if name == "drysdale2022" and not args.predictions:
+            if not args.audio:
+                raise AnnotationError("drysdale2022 needs --audio DIR with your copies of the ten tracks (not included)")
+            for line in match_drysdale_audio(truths, args.audio):
+                log(line)
+        if analyses is None:
+            analyses = _analyses(truths, args, out / f"predictions-{name}", log)
+        from .model import load
+
+        thresholds = analyses[next(i for i, a in enumerate(analyses) if a is not None)].thresholds if any(analyses) else load(args.model).thresholds
+        results[reading] = score_set(truths, analyses, thresholds)
+    report = {"set": name, "dir": args.dir, "seconds": time.time() - t0, "results": results,
+              "model": next((a.model for a in analyses if a is not None), {})}
+    md = "".join(markdown(r, f"{name}" + (f" (row reading: {k})" if name == "drysdale2022" else "")) + "\n" for k, r in results.items())
+    write_text(out / f"{name}.json", json.dumps(report, indent=1))
+    write_text(out / f"{name}.md", md)
+    print(md)
+    log(f"wrote {out / (name + '.json')} and {out / (name + '.md')}")
+    return report

@@ -1,0 +1,32 @@
+import numpy as np
+
+from iram.segments import make_segments, novelty, phrase_offset
+
+
+def test_segments_start_on_downbeats_with_partial_edges():
+    bar = 2.0
+    downs = 1.0 + bar * np.arange(20)  # 1 s pickup, 20 bars
+    segs = make_segments(downs, duration=41.0, offset=0)
+    assert segs[0].partial and segs[0].start == 0.0 and segs[0].end == 1.0
+    full = [s for s in segs if not s.partial]
+    assert [s.start for s in full] == [1.0, 9.0, 17.0, 25.0, 33.0]
+    assert full[0].bars == (1, 4) and full[1].bars == (5, 8)
+
+
+def test_offset_moves_the_block_grid():
+    downs = 2.0 * np.arange(24)
+    segs = make_segments(downs, duration=48.0, offset=2)
+    assert segs[0].partial and segs[0].bars == (1, 2)
+    assert segs[1].start == 4.0 and segs[1].bars == (3, 6)
+
+
+def test_phrase_offset_follows_arrangement_changes():
+    feats = np.zeros((32, 3))
+    for start in (2, 10, 18, 26):  # changes every 8 bars from bar 3 (index 2)
+        feats[start:start + 4, 0] = 1.0
+    assert phrase_offset(novelty(feats)) == 2
+
+
+def test_short_audio_is_one_partial_segment():
+    segs = make_segments(np.array([0.5]), duration=5.0)
+    assert len(segs) == 1 and segs[0].partial
