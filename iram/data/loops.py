@@ -148,7 +148,7 @@ def make_loops(*, n: int, split: str, out: str | Path, seed: int = 0, jobs: int 
     if jobs > 1:
         import multiprocessing as mp
 
-        with mp.get_context("fork").Pool(jobs) as pool:
+        with mp.get_context("spawn").Pool(jobs) as pool:
             for r in pool.imap(render_context, work, chunksize=4):
                 rows += r
                 bar.update(len(r))

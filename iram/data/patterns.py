@@ -170,11 +170,11 @@ def drum_part(ctx: Context, rng: np.random.Generator) -> list[Note]:
 # --- bass -------------------------------------------------------------------
 def bass_part(ctx: Context, rng: np.random.Generator, style: str | None = None) -> list[Note]:
     style = style or str(rng.choice(GENRES[ctx.genre]["bass"]))
-    octave = 24 if rng.random() < 0.5 else 36
+    octave = 24
     notes = []
     for bar in range(ctx.bars):
         root = degree_pitch(ctx, ctx.chord_root(bar), octave)
-        while root > 52:
+        while root > 45:
             root -= 12
         while root < 28:
             root += 12

@@ -83,6 +83,22 @@ def _time(ctx: Context, beat: float) -> int:
 
 
 # --- FluidSynth ----------------------------------------------------------------
+def _write_float(fs, n: int) -> np.ndarray:
+    """n stereo frames as float32 (n, 2). FluidSynth's 16-bit output adds dither
+    from a process-wide random table, which would make renders depend on the
+    process; float output has none, so the same seed gives the same file."""
+    import ctypes
+
+    import fluidsynth
+
+    buf = np.zeros(2 * n, np.float32)
+    f = fluidsynth._fl.fluid_synth_write_float
+    f.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+    ptr = buf.ctypes.data
+    f(fs.synth, n, ptr, 0, 2, ptr, 1, 2)
+    return buf.reshape(-1, 2)
+
+
 def fluid(notes: list[Note], ctx: Context, n: int, *, program: int, bank: int = 0, channel: int = 0) -> np.ndarray:
     """Render notes through a fresh FluidSynth (reverb and chorus off) at SR."""
     import fluidsynth
@@ -102,18 +118,17 @@ def fluid(notes: list[Note], ctx: Context, n: int, *, program: int, bank: int = 
         for t, kind, p, v in events:
             t = min(t, n)
             if t > pos:
-                chunks.append(fs.get_samples(t - pos))
+                chunks.append(_write_float(fs, t - pos))
                 pos = t
             if kind:
                 fs.noteon(channel, p, v)
             else:
                 fs.noteoff(channel, p)
         if n > pos:
-            chunks.append(fs.get_samples(n - pos))
+            chunks.append(_write_float(fs, n - pos))
     finally:
         fs.delete()
-    x = np.concatenate(chunks).astype(np.float32).reshape(-1, 2).mean(axis=1) / 32768.0
-    return x[:n]
+    return np.concatenate(chunks).mean(axis=1)[:n]
 
 
 # --- per-kind renderers ---------------------------------------------------------

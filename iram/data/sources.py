@@ -151,11 +151,11 @@ SAMPLE_GROUPS = {
            "ambi_sauna", "ambi_soft_buzz", "ambi_swoosh", "vinyl_backspin", "vinyl_hiss", "vinyl_rewind", "vinyl_scratch",
            "misc_cineboom", "perc_impact1", "perc_impact2", "perc_swoosh", "perc_swash", "tbd_fxbed_loop",
            "mehackit_phone1", "mehackit_phone2", "misc_crow", "elec_flip"],
-    "bass": ["bass_dnb_f", "bass_drop_c", "bass_hard_c", "bass_hit_c", "bass_thick_c", "bass_trance_c", "bass_voxy_c",
+    "bass": ["bass_dnb_f", "bass_drop_c", "bass_hard_c", "bass_hit_c", "bass_thick_c", "bass_trance_c",
              "bass_woodsy_c"],
     "chord": ["tbd_pad_1", "tbd_pad_2", "tbd_pad_3", "tbd_pad_4", "ambi_piano", "guit_em9"],
     "melody": ["elec_bell", "elec_chime", "tbd_highkey_c4", "elec_ping", "perc_bell", "elec_twang", "elec_blup"],
-    "voice": ["ambi_choir", "tbd_voctone", "mehackit_robot1", "mehackit_robot3", "glitch_robot1", "glitch_robot2"],
+    "voice": ["ambi_choir", "tbd_voctone", "bass_voxy_c", "mehackit_robot1", "mehackit_robot3", "glitch_robot1", "glitch_robot2"],
 }
 BREAKS = ["loop_amen", "loop_amen_full", "loop_breakbeat", "loop_compus", "loop_industrial", "loop_mika", "loop_safari",
           "loop_tabla", "loop_perc1", "loop_perc2", "loop_mehackit1", "loop_mehackit2", "loop_garzul", "arovane_beat_a",

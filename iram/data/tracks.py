@@ -160,7 +160,7 @@ def make_tracks(*, n: int, out: str | Path, seed: int = 0, split: str = "test", 
     if jobs > 1:
         import multiprocessing as mp
 
-        with mp.get_context("fork").Pool(jobs) as pool:
+        with mp.get_context("spawn").Pool(jobs) as pool:
             list(tqdm(pool.imap(_one, work), total=n, desc="tracks", disable=not progress))
     else:
         for w in tqdm(work, desc="tracks", disable=not progress):

@@ -92,7 +92,7 @@ def read_body(path: Path) -> bytes | None:
         if not v:
             return None
         data = base64.b64decode(v[0].replace("\n", "") + "=" * (-len(v[0].replace("\n", "")) % 4))
-        return data.split(b"\x00", 2)[-1] if data.startswith(b"application/octet-stream\x00") else data
+        return data.split(b"\x00", 3)[-1] if data.startswith(b"application/octet-stream\x00") else data
     if f.tags is None:
         return None
     frames = [fr for fr in f.tags.getall("GEOB") if fr.desc == GEOB_DESC]

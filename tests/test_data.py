@@ -1,0 +1,108 @@
+"""The corpus generators: labels must match what was rendered."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from iram.data import patterns as pt
+from iram.data import render, sources
+from iram.data.loops import make_loops
+from iram.errors import DataError
+from iram.roles import ROLES
+
+pytestmark = pytest.mark.skipif(not sources.HYDROGEN_DIR.is_dir(), reason="sound sources not installed (.ci/setup-system.sh)")
+SR = render.SR
+
+
+def _ctx(bars=2):
+    return pt.Context("house", 124.0, 9, "minor", bars, (0, 5, 2, 6), 0.0)
+
+
+def _band_share(x, lo, hi):
+    S = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / SR)
+    return S[(f >= lo) & (f < hi)].sum() / S.sum()
+
+
+def test_splits_are_disjoint_and_cover_every_role():
+    sp = sources.split_of()
+    for role in ROLES:
+        ids = {s: {x.id for x in sources.sources_for(role, s)} for s in sources.SPLITS}
+        assert ids["train"] and ids["valid"] and ids["test"]
+        assert not (ids["train"] & ids["test"]) and not (ids["train"] & ids["valid"]) and not (ids["valid"] & ids["test"])
+    assert set(sp.values()) == set(sources.SPLITS)
+
+
+@pytest.mark.parametrize("split", ["test"])
+def test_no_stem_is_silent_or_clipped(split):
+    ctx = _ctx()
+    for role in ROLES:
+        for src in sources.sources_for(role, split):
+            x = render.render_stem(src, ctx, np.random.default_rng(0))
+            assert len(x) == render.loop_samples(ctx)
+            assert np.sqrt(np.mean(x ** 2)) > 1e-3, src.id
+            assert np.all(np.isfinite(x)), src.id
+
+
+def test_bass_stems_live_below_300_hz():
+    ctx = _ctx()
+    for src in sources.sources_for("bass", "test") + sources.sources_for("bass", "valid"):
+        x = render.render_stem(src, ctx, np.random.default_rng(1))
+        assert _band_share(x, 20, 300) > 0.5, src.id
+
+
+def test_chord_parts_are_polyphonic_and_melodies_monophonic():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        ctx = pt.random_context(rng)
+        chords = pt.chord_part(ctx, rng)
+        starts = {}
+        for n in chords:
+            starts.setdefault(n.start, set()).add(n.pitch)
+        assert min(len(v) for v in starts.values()) >= 3
+        mel = sorted(pt.melody_part(ctx, rng), key=lambda n: n.start)
+        assert all(a.start + a.dur <= b.start + 1e-9 for a, b in zip(mel, mel[1:]))
+        assert all(n.pitch >= 55 for n in mel)
+        assert all(28 <= n.pitch <= 45 + 12 for n in pt.bass_part(ctx, rng))
+
+
+def test_rendered_chord_stem_holds_several_pitch_classes():
+    src = sources.Source("chord", "gm", "0")  # acoustic grand piano
+    ctx = pt.Context("house", 120.0, 0, "major", 1, (0, 0, 0, 0), 0.0)
+    x = render.render_stem(src, ctx, np.random.default_rng(0))
+    S = np.abs(np.fft.rfft(x))
+    f = np.fft.rfftfreq(len(x), 1 / SR)
+    keep = (f > 100) & (f < 1000)
+    pc = np.round(12 * np.log2(f[keep] / 261.63)) % 12
+    chroma = np.array([S[keep][pc == k].sum() for k in range(12)])
+    assert (chroma > 0.25 * chroma.max()).sum() >= 3
+
+
+def test_mixed_loops_share_tempo_and_key_and_same_seed_is_identical(tmp_path):
+    a = make_loops(n=5, split="valid", out=tmp_path / "a", seed=3, progress=False)
+    b = make_loops(n=5, split="valid", out=tmp_path / "b", seed=3, jobs=2, progress=False)
+    la, lb = pd.read_csv(a / "labels.csv"), pd.read_csv(b / "labels.csv")
+    assert la.equals(lb)
+    assert la["tempo"].nunique() == 1 and la["key"].nunique() == 1
+    assert sorted(la["n_roles"]) == [1, 2, 3, 4, 5]
+    assert (la[list(ROLES)].sum(axis=1) == la["n_roles"]).all()
+    for f in la["file"]:
+        assert (a / f).read_bytes() == (b / f).read_bytes()
+        import soundfile as sf
+
+        y, sr = sf.read(a / f)
+        assert abs(len(y) / sr - la["bars"][0] * 4 * 60 / la["tempo"][0]) < 0.01
+        assert np.abs(y).max() < 1.0 and np.sqrt(np.mean(y ** 2)) > 1e-3
+
+
+def test_bad_arguments(tmp_path, monkeypatch):
+    with pytest.raises(DataError, match="positive"):
+        make_loops(n=0, split="train", out=tmp_path)
+    with pytest.raises(DataError, match="unknown split"):
+        make_loops(n=5, split="training", out=tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(DataError, match="cannot create output folder"):
+        make_loops(n=5, split="train", out=blocker / "sub")
+    monkeypatch.setattr(sources, "SOUNDFONT_CANDIDATES", ("/nonexistent.sf2",))
+    with pytest.raises(DataError, match="fluid-soundfont-gm"):
+        make_loops(n=5, split="train", out=tmp_path / "x")
