@@ -46,13 +46,35 @@ def find_audio(paths: list[str | Path]) -> list[Path]:
     return found
 
 
+class _Buffer:
+    """Blocks appended into one preallocated float32 array when the length is
+    known (no second full-length copy for long mixes), else concatenated."""
+
+    def __init__(self, capacity: int | None):
+        self.data = np.empty(capacity, np.float32) if capacity else None
+        self.n = 0
+        self.parts: list[np.ndarray] = []
+
+    def append(self, x: np.ndarray) -> None:
+        if self.data is not None and self.n + len(x) <= len(self.data):
+            self.data[self.n:self.n + len(x)] = x
+            self.n += len(x)
+        else:
+            if self.data is not None:  # longer than announced: fall back to concatenation
+                self.parts, self.data = [self.data[: self.n].copy()], None
+            self.parts.append(np.asarray(x, np.float32))
+
+    def array(self) -> np.ndarray:
+        return self.data[: self.n] if self.data is not None else np.concatenate(self.parts).astype(np.float32, copy=False)
+
+
 def _blocks_soundfile(path: Path):
     import soundfile as sf
 
     with sf.SoundFile(str(path)) as f:
         sr = f.samplerate
         block = int(BLOCK_SECONDS * sr)
-        yield sr
+        yield sr, (f.frames if f.seekable() else None)
         while True:
             x = f.read(block, dtype="float32", always_2d=True)
             if len(x) == 0:
@@ -65,7 +87,7 @@ def _blocks_ffmpeg(path: Path, sr: int = 44100):
         raise AudioError(f"{path}: format needs ffmpeg, which is not installed (apt-get install ffmpeg)")
     cmd = ["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-f", "f32le", "-ac", "1", "-ar", str(sr), "-"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    yield sr
+    yield sr, None
     block = int(BLOCK_SECONDS * sr) * 4
     assert proc.stdout is not None
     while True:
@@ -93,12 +115,12 @@ def load(path: str | Path, rates: tuple[int, ...] = (16000,)) -> Audio:
         raise AudioError(f"{path}: is a folder; give audio files or use a folder argument to the CLI")
     try:
         gen = _blocks_soundfile(path)
-        src_sr = next(gen)
+        src_sr, frames = next(gen)
     except Exception:  # libsndfile does not know the format: let ffmpeg try
         gen = _blocks_ffmpeg(path)
-        src_sr = next(gen)
+        src_sr, frames = next(gen)
     streams = {r: soxr.ResampleStream(src_sr, r, 1, dtype="float32") if r != src_sr else None for r in rates}
-    parts: dict[int, list[np.ndarray]] = {r: [] for r in rates}
+    parts: dict[int, _Buffer] = {r: _Buffer(None if frames is None else int(frames * r / src_sr) + 64) for r in rates}
     n_in = 0
     sumsq = 0.0
     try:
@@ -118,5 +140,5 @@ def load(path: str | Path, rates: tuple[int, ...] = (16000,)) -> Audio:
         raise AudioError(f"{path}: file holds no audio samples; nothing to analyse")
     if np.sqrt(sumsq / n_in) < SILENCE_RMS:
         raise AudioError(f"{path}: audio is silent (below -80 dBFS); nothing to analyse")
-    signals = {r: np.concatenate(parts[r]).astype(np.float32, copy=False) for r in rates}
+    signals = {r: parts[r].array() for r in rates}
     return Audio(path=path, signals=signals, duration=n_in / src_sr)

@@ -67,12 +67,26 @@ def activations(signal: np.ndarray, sr: int = SR) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def decode(act: np.ndarray) -> np.ndarray:
-    """madmom DBN decoding in 4/4: array (n, 2) of beat time and position in bar (1..4)."""
+def decode(act: np.ndarray, *, min_bpm: float = MIN_BPM, max_bpm: float = MAX_BPM) -> np.ndarray:
+    """madmom DBN decoding in 4/4: array (n, 2) of beat time and position in bar (1..4).
+
+    The Viterbi back-pointers grow with frames x states, so activations longer
+    than CHUNK_S are decoded in chunks overlapping by OVERLAP_S and stitched.
+    """
     from madmom.features.downbeats import DBNDownBeatTrackingProcessor
 
-    dbn = DBNDownBeatTrackingProcessor(beats_per_bar=[4], fps=FPS, min_bpm=MIN_BPM, max_bpm=MAX_BPM)
-    return dbn(act)
+    dbn = DBNDownBeatTrackingProcessor(beats_per_bar=[4], fps=FPS, min_bpm=min_bpm, max_bpm=max_bpm)
+    step, ov = int(CHUNK_S * FPS), int(OVERLAP_S * FPS)
+    if len(act) <= step + 2 * ov:
+        return dbn(act)
+    parts = []
+    for start in range(0, len(act), step):
+        a, b = max(0, start - ov), min(len(act), start + step + ov)
+        d = dbn(act[a:b])
+        if len(d):
+            d[:, 0] += a / FPS
+            parts.append(d[(d[:, 0] >= start / FPS) & (d[:, 0] < (start + step) / FPS)])
+    return np.concatenate(parts) if parts else np.zeros((0, 2))
 
 
 def _at(curve: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -140,14 +154,21 @@ def spectral_curves(signal16k: np.ndarray, sr: int = 16000) -> tuple[np.ndarray,
     attacks), and log energy in 24 log-spaced bands (frames, 24)."""
     import torch
 
-    x = torch.from_numpy(np.ascontiguousarray(signal16k, dtype=np.float32))
     hop, n_fft = sr // FPS, 1024
-    spec = torch.stft(x, n_fft, hop, window=torch.hann_window(n_fft), return_complex=True).abs().numpy()
-    low = np.log1p(100 * spec[: int(200 / (sr / n_fft)) + 1]).sum(axis=0)
-    flux = np.maximum(0, np.diff(low, prepend=low[:1]))
     edges = np.unique(np.geomspace(2, n_fft // 2, 25).astype(int))
-    bands = np.stack([spec[a:b].sum(axis=0) for a, b in zip(edges[:-1], edges[1:])], axis=1)
-    return flux / (flux.max() + 1e-9), np.log10(bands ** 2 + 1e-6)
+    window = torch.hann_window(n_fft)
+    lows, bands = [], []
+    chunk = int(CHUNK_S * FPS) * hop  # a chunk at a time: a full-length spectrogram of a long mix is GBs
+    for a in range(0, len(signal16k), chunk):
+        x = torch.from_numpy(np.ascontiguousarray(signal16k[a:a + chunk], dtype=np.float32))
+        if len(x) < n_fft:
+            x = torch.nn.functional.pad(x, (0, n_fft - len(x)))
+        spec = torch.stft(x, n_fft, hop, window=window, return_complex=True).abs().numpy()[:, : -(-min(chunk, len(signal16k) - a) // hop)]
+        lows.append(np.log1p(100 * spec[: int(200 / (sr / n_fft)) + 1]).sum(axis=0))
+        bands.append(np.stack([spec[p:q].sum(axis=0) for p, q in zip(edges[:-1], edges[1:])], axis=1))
+    low, band = np.concatenate(lows), np.concatenate(bands)
+    flux = np.maximum(0, np.diff(low, prepend=low[:1]))
+    return flux / (flux.max() + 1e-9), np.log10(band ** 2 + 1e-6)
 
 
 def beat_novelty(bands: np.ndarray, beats: np.ndarray, width: int = 4) -> np.ndarray:

@@ -1,0 +1,119 @@
+"""Speed and memory of `iram analyze`, stage by stage, beside madmom alone.
+
+Usage: python eval/bench_speed.py [--minutes 5] [--mix-minutes 60] [--out eval/results/speed.json]
+
+Builds a test track of --minutes by chaining composed tracks (test-split
+sources), times each stage of the analysis on it, times madmom's downbeat
+tracking alone on the same file in the same run, and measures the peak memory
+(max RSS) of a whole `iram analyze` on a --mix-minutes mix in a subprocess.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+
+def chain_tracks(minutes: float, folder: Path, seed: int = 50) -> Path:
+    from iram.data.tracks import OUT_SR, compose
+
+    parts, total, i = [], 0.0, 0
+    while total < minutes * 60:
+        audio, _ = compose(i, seed=seed)
+        parts.append(audio)
+        total += len(audio) / OUT_SR
+        i += 1
+    y = np.concatenate(parts)[: int(minutes * 60 * OUT_SR)]
+    path = folder / f"chain_{minutes:g}min.flac"
+    sf.write(path, y, OUT_SR)
+    return path
+
+
+def stages(path: Path) -> dict:
+    import iram.analyze as A
+    from iram import audio, beats
+    from iram.activations import frame_features, score_segments
+    from iram.model import load
+    from iram.plots import plot_analysis
+    from iram.sections import find_sections
+    from iram.segments import bar_grid, make_segments, novelty, phrase_offset
+
+    t = {}
+    s = time.perf_counter(); model = load(); t["load model"] = time.perf_counter() - s
+    s = time.perf_counter(); au = audio.load(path, rates=(44100, 16000)); t["decode"] = time.perf_counter() - s
+    y16 = au.at(16000)
+    s = time.perf_counter(); bt = beats.track(au.at(44100), signal16k=y16); t["beats"] = time.perf_counter() - s
+    s = time.perf_counter()
+    z, fps = frame_features(model, y16)
+    t["features+model frames"] = time.perf_counter() - s
+    s = time.perf_counter()
+    dur = len(y16) / 16000
+    g = bar_grid(bt.downbeats, dur)
+    bl = float(np.median(np.diff(g)))
+    off = phrase_offset(novelty(score_segments(model, z, fps, [(float(x), float(x) + bl) for x in g]).T))
+    segs = make_segments(bt.downbeats, dur, off)
+    iram = score_segments(model, z, fps, [(x.start, x.end) for x in segs])
+    secs = find_sections(iram, model.thresholds, segs)
+    t["segments+scoring+sections"] = time.perf_counter() - s
+    a = A.Analysis(str(path), dur, bt.bpm, bt.beats, bt.downbeats, tuple(segs), iram, model.thresholds, tuple(secs), {"name": model.name})
+    with tempfile.TemporaryDirectory() as d:
+        s = time.perf_counter(); plot_analysis(a, Path(d) / "x.png", audio=y16); t["plot"] = time.perf_counter() - s
+    t["model scoring of all segments (frames + pooling)"] = t["features+model frames"] + t["segments+scoring+sections"]
+    t["n_segments"] = len(segs)
+    return t
+
+
+def madmom_alone(path: Path) -> float:
+    from madmom.features.downbeats import DBNDownBeatTrackingProcessor, RNNDownBeatProcessor
+
+    s = time.perf_counter()
+    act = RNNDownBeatProcessor()(str(path))
+    DBNDownBeatTrackingProcessor(beats_per_bar=[4], fps=100)(act)
+    return time.perf_counter() - s
+
+
+def whole(path: Path, outdir: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of `iram analyze` in a child process."""
+    s = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "iram", "analyze", str(path), "-o", str(outdir), "-q"], capture_output=True, text=True)
+    wall = time.perf_counter() - s
+    if r.returncode:
+        raise SystemExit(r.stderr)
+    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=5.0)
+    ap.add_argument("--mix-minutes", type=float, default=60.0)
+    ap.add_argument("--out", default="eval/results/speed.json")
+    args = ap.parse_args()
+    import torch
+
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        track = chain_tracks(args.minutes, d)
+        st = stages(track)
+        mm = madmom_alone(track)
+        wall, _ = whole(track, d)
+        res = {"track_minutes": args.minutes, "stages_s": st, "madmom_alone_s": mm, "iram_analyze_wall_s": wall,
+               "ratio_iram_to_madmom": wall / mm, "torch_threads": torch.get_num_threads()}
+        if args.mix_minutes:
+            mix = chain_tracks(args.mix_minutes, d, seed=51)
+            mwall, rss = whole(mix, d)
+            res.update(mix_minutes=args.mix_minutes, mix_wall_s=mwall, mix_peak_rss_mb=rss)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(res, indent=1))
+    print(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()
