@@ -187,6 +187,7 @@ def run_benchmark(args) -> dict:
             for line in match_drysdale_audio(truths, args.audio):
                 log(line)
         if analyses is None:
+            (out / f"predictions-{name}").mkdir(parents=True, exist_ok=True)
             analyses = _analyses(truths, args, out / f"predictions-{name}", log)
         from .model import load
 

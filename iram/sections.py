@@ -1,8 +1,9 @@
 """Sections from an IRAM: intro, build-up, drop, breakdown, outro (and main).
 
-Consecutive segments with the same set of active roles form a run; runs of a
-single 4-bar segment are merged into their most similar neighbour (sections in
-this music are 8 bars and longer). Labels come from what the drums and bass do:
+A lone 4-bar block between two equal neighbours is a fill and takes their
+roles. A section boundary is placed where the set of active roles changes; since
+sections in this music run 8, 16 or 32 bars, a change at an odd 4-bar block is
+moved to the neighbouring 8-bar line where the role probabilities change more. Labels come from what the drums and bass do:
 
 - a section with both percussion and bass is *full*; the first full section
   after a non-full one is a **drop**, a full one after another full is **main**;
@@ -36,42 +37,30 @@ class Section:
     name: str  # cue name, e.g. "Drop 1 · drums bass melody"
 
 
-def _jaccard(a: frozenset, b: frozenset) -> float:
-    return len(a & b) / len(a | b) if a | b else 1.0
-
-
 def find_sections(iram: np.ndarray, thresholds, segments) -> list[Section]:
     """Sections (see module docstring) from ``iram`` (6, n) probabilities and the ``segments`` they score."""
     if len(segments) == 0:
         return []
     on = np.asarray(iram) >= np.asarray(thresholds, dtype=float)[:, None]
     sets = [frozenset(r for i, r in enumerate(ROLES) if on[i, k]) for k in range(on.shape[1])]
-    runs: list[list[int]] = []  # lists of segment indices
-    for k, s in enumerate(sets):
-        if runs and sets[runs[-1][0]] == s:
-            runs[-1].append(k)
-        else:
-            runs.append([k])
-    changed = True
-    while changed and len(runs) > 1:
-        changed = False
-        for i, run in enumerate(runs):
-            if len(run) == 1:
-                s = sets[run[0]]
-                left = _jaccard(s, sets[runs[i - 1][0]]) if i > 0 else -1
-                right = _jaccard(s, sets[runs[i + 1][0]]) if i + 1 < len(runs) else -1
-                j = i - 1 if left >= right else i + 1
-                runs[min(i, j)] = sorted(runs[min(i, j)] + runs[max(i, j)])
-                del runs[max(i, j)]
-                changed = True
-                break
-        # neighbours that now share their set of roles become one run
-        k = 1
-        while k < len(runs):
-            if sets[runs[k - 1][0]] == sets[runs[k][0]]:
-                runs[k - 1] += runs.pop(k)
-            else:
-                k += 1
+    n = len(sets)
+    probs = np.asarray(iram, dtype=float)
+
+    def change(k: int) -> float:  # how much the roles change at segment k (2 segments each side)
+        if k <= 0 or k >= n:
+            return -1.0
+        return float(np.abs(probs[:, max(0, k - 2):k].mean(axis=1) - probs[:, k:k + 2].mean(axis=1)).sum())
+
+    for k in range(1, n - 1):  # a lone 4-bar block between two equal ones is a fill, not a section
+        if sets[k - 1] == sets[k + 1] != sets[k]:
+            sets[k] = sets[k - 1]
+    bounds = {k for k in range(1, n) if sets[k] != sets[k - 1]}
+    # sections run 8, 16 or 32 bars: a boundary at an odd 4-bar block moves to the
+    # neighbouring 8-bar line where the roles change more
+    bounds = {k if k % 2 == 0 else max((k - 1, k + 1), key=change) for k in bounds}
+    bounds = sorted(b for b in bounds if 0 < b < n)
+    edges = [0, *bounds, n]
+    runs = [list(range(a, b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
     def majority(run):
         return tuple(r for i, r in enumerate(ROLES) if on[i, run].mean() >= 0.5)
