@@ -88,12 +88,12 @@ def load_drysdale(folder: str | Path | None = None, *, mapping: str = "figure") 
 def match_drysdale_audio(truths: list[Truth], audio_dir: str | Path) -> list[str]:
     """Attach audio files from ``audio_dir`` (by ``mapping.csv`` with index,file; by a leading
     index in the file name; or by title); returns a line per missing track."""
-    from .audio import find_audio
+    from .audio import AUDIO_EXTENSIONS
 
     audio_dir = Path(audio_dir)
     if not audio_dir.is_dir():
         raise AnnotationError(f"{audio_dir}: audio folder not found; give the folder with your copies of the ten tracks")
-    files = find_audio([audio_dir]) if any(audio_dir.iterdir()) else []
+    files = sorted(f for f in audio_dir.rglob("*") if f.suffix.lower() in AUDIO_EXTENSIONS)
     by_index: dict[int, Path] = {}
     mapfile = audio_dir / "mapping.csv"
     if mapfile.exists():

@@ -168,7 +168,7 @@ def run_benchmark(args) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    readings = [args.mapping] if name != "drysdale2022" else ["figure", "blog"]
+    readings = ["figure", "blog"] if name == "drysdale2022" else ["default"]
     if name == "composed" and not args.dir:
         folder = Path.home() / ".cache" / "iram" / f"composed-n{args.n}"
         if not list(folder.glob("*.truth.json")):

@@ -119,13 +119,9 @@ def cmd_analyze(args) -> int:
     if not files:
         return 1
     if args.outdir:
-        out = Path(args.outdir)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise IramError(f"{out}: cannot create output folder ({err.strerror}); choose another with -o") from err
-        if not os.access(out, os.W_OK):
-            raise IramError(f"{out}: output folder is not writable; choose another with -o")
+        from .io import output_dir
+
+        output_dir(args.outdir)
     model = load(args.model, device=pick_device(args.device))
     failed = 0
     for f in tqdm(files, desc="analyse", unit="track", disable=args.quiet or len(files) < 2, file=sys.stderr):

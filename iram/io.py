@@ -40,3 +40,15 @@ def atomic_path(path: str | os.PathLike, *, backup: bool = False) -> Iterator[Pa
 def write_text(path: str | os.PathLike, text: str, *, backup: bool = False) -> None:
     with atomic_path(path, backup=backup) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def output_dir(path: str | os.PathLike, *, option: str = "-o", error: type[IramError] = IramError) -> Path:
+    """Create ``path`` if needed and check it can be written; one-line ``error`` if not."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise error(f"{path}: cannot create output folder ({err.strerror}); choose another with {option}") from err
+    if not os.access(path, os.W_OK):
+        raise error(f"{path}: output folder is not writable; choose another with {option}")
+    return path

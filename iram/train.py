@@ -19,7 +19,6 @@ from .data.dataset import Dataset, load_dataset
 from .errors import DataError
 from .evaluate import best_thresholds, classification_scores
 from .model import ModelConfig, RoleCNN, pick_device, save
-from .roles import ROLES
 
 
 @dataclass(frozen=True)

@@ -131,3 +131,31 @@ def test_a_bad_file_does_not_stop_a_batch(loop_wav, tmp_path):
     r = run("analyze", folder, "-o", out, "--no-plot", "-q")
     assert r.returncode == 1 and "b.wav" in r.stderr and "Traceback" not in r.stderr
     assert (out / "a.iram.json").exists() and not (out / "b.iram.json").exists()
+
+
+def test_benchmark_composed_end_to_end(tmp_path):
+    from iram.data.tracks import make_tracks
+
+    tracks = make_tracks(n=1, out=tmp_path / "tracks", seed=5, progress=False)
+    r = run("benchmark", "--set", "composed", tracks, "--out", tmp_path / "res", "-q")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((tmp_path / "res" / "composed.json").read_text())
+    res = rep["results"]["default"]
+    assert res["n_tracks"] == 1 and "downbeat_f" in res["summary"] and "hit_f_3.0s" in res["summary"]
+    assert (tmp_path / "res" / "composed.md").read_text().startswith("### composed")
+    # saved predictions are reused without the model
+    r2 = run("benchmark", "--set", "composed", tracks, "--out", tmp_path / "res2", "--predictions", tmp_path / "res" / "predictions-composed", "-q")
+    assert r2.returncode == 0, r2.stderr
+    assert json.loads((tmp_path / "res2" / "composed.json").read_text())["results"]["default"]["roles"] == res["roles"]
+
+
+def test_benchmark_bad_inputs(tmp_path):
+    one_line_error(run("benchmark", "--set", "nope"), "unknown set")
+    one_line_error(run("benchmark", "--set", "drysdale2022"), "--audio")
+    empty = tmp_path / "none"
+    empty.mkdir()
+    (empty / "x.txt").write_text("")
+    from iram.annotations import DRYSDALE_CANDIDATES
+
+    if any(c.is_dir() for c in DRYSDALE_CANDIDATES):
+        one_line_error(run("benchmark", "--set", "drysdale2022", "--audio", empty), "none of the ten")

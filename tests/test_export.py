@@ -10,7 +10,6 @@ import soundfile as sf
 from iram.analyze import Analysis
 from iram.errors import ExportError
 from iram.export import HOT_CUES, cues_for, export, serato
-from iram.roles import ROLES
 from iram.sections import Section
 from iram.segments import Segment
 

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
 from ..roles import ROLES
 from . import render
 from .patterns import Context, random_context
-from .sources import SPLITS, Source, check_sources, sources_for
+from .sources import Source, prepare, sources_for
 
 SR = render.SR
 MIXES_PER_CONTEXT = 5
@@ -129,18 +128,7 @@ def make_loops(*, n: int, split: str, out: str | Path, seed: int = 0, jobs: int 
     import pandas as pd
     from tqdm import tqdm
 
-    if n <= 0:
-        raise DataError(f"--n must be a positive number of loops, got {n}")
-    if split not in SPLITS:
-        raise DataError(f"unknown split {split!r}; choose train, valid or test")
-    check_sources()
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise DataError(f"{out}: cannot create output folder ({err.strerror}); choose another with --out") from err
-    if not os.access(out, os.W_OK):
-        raise DataError(f"{out}: output folder is not writable; choose another with --out")
+    out = prepare(n, split, out, what="loops")
     n_ctx = -(-n // MIXES_PER_CONTEXT)
     work = [Job(i, split, seed, str(out)) for i in range(n_ctx)]
     rows: list[dict] = []

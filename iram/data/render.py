@@ -4,14 +4,13 @@ from __future__ import annotations
 import re
 import subprocess
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
 from . import patterns as pt
 from . import synth
 from .patterns import Context, Note
-from .sources import SAMPLE_GROUPS, SP_KITS, Source, hydrogen_kit, samples_dir, soundfont_path
+from .sources import SP_KITS, Source, hydrogen_kit, samples_dir, soundfont_path
 
 SR = 16000
 GM_DRUM_NOTES = {pt.KICK: (36, 35), pt.SNARE: (38, 40), pt.CLAP: (39,), pt.HAT: (42, 44), pt.OPEN: (46,),

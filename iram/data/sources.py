@@ -224,3 +224,15 @@ def sources_for(role: str, split: str) -> list[Source]:
         raise DataError(f"unknown split {split!r}; choose train, valid or test")
     sp = split_of()
     return [s for s in catalogue() if s.role == role and sp[s.id] == split]
+
+
+def prepare(n: int, split: str, out, *, what: str) -> Path:
+    """Check the arguments of a corpus command and the sources it needs; make ``out``."""
+    from ..io import output_dir
+
+    if n <= 0:
+        raise DataError(f"--n must be a positive number of {what}, got {n}")
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r}; choose train, valid or test")
+    check_sources()
+    return output_dir(out, option="--out", error=DataError)

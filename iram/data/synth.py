@@ -9,7 +9,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import signal
 
-from .patterns import CLAP, CYMBAL, HAT, KICK, OPEN, PERC, SNARE, TOM, Context, Note
+from .patterns import CLAP, CYMBAL, HAT, KICK, OPEN, SNARE, TOM, Context, Note
 
 
 def hz(pitch: float) -> float:
@@ -199,7 +199,6 @@ def fx_layer(preset: str, ctx: Context, n: int, sr: int, rng: np.random.Generato
     """A continuous fx layer filling ``n`` samples (so any crop of it holds fx)."""
     t = np.arange(n) / sr
     bar = int(4 * 60 / ctx.bpm * sr)
-    blocks = np.arange(0, n, 256) / n
     noise = rng.standard_normal(n)
     if preset == "riser":
         span = n if rng.random() < 0.5 else bar * max(1, ctx.bars // 2)

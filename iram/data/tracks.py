@@ -7,17 +7,15 @@ downbeat. Each track is written as ``track_NNN.wav`` beside ``track_NNN.truth.js
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
 from ..roles import ROLES
 from . import render
 from .loops import stem_effects
 from .patterns import random_context
-from .sources import SPLITS, check_sources, sources_for
+from .sources import prepare, sources_for
 
 SR = render.SR
 OUT_SR = 44100
@@ -144,18 +142,7 @@ def make_tracks(*, n: int, out: str | Path, seed: int = 0, split: str = "test", 
     """Write ``n`` composed tracks with ground truth into ``out`` (test-split sources by default)."""
     from tqdm import tqdm
 
-    if n <= 0:
-        raise DataError(f"--n must be a positive number of tracks, got {n}")
-    if split not in SPLITS:
-        raise DataError(f"unknown split {split!r}; choose train, valid or test")
-    check_sources()
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise DataError(f"{out}: cannot create output folder ({err.strerror}); choose another with --out") from err
-    if not os.access(out, os.W_OK):
-        raise DataError(f"{out}: output folder is not writable; choose another with --out")
+    out = prepare(n, split, out, what="tracks")
     work = [(i, seed, split, str(out)) for i in range(n)]
     if jobs > 1:
         import multiprocessing as mp
