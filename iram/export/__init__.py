@@ -55,6 +55,19 @@ def is_iram_cue(name: str | None) -> bool:
     return bool(name) and IRAM_CUE.match(name) is not None
 
 
+def read_library(path: Path, root: str, library: str, hint: str):
+    """Parse a DJ library XML whose root is ``root`` and holds a COLLECTION."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        tree = ET.parse(path)
+    except (ET.ParseError, OSError) as err:
+        raise ExportError(f"{path}: not readable XML ({err}); give {hint} or a new file name") from err
+    if tree.getroot().tag != root or tree.getroot().find("COLLECTION") is None:
+        raise ExportError(f"{path}: not a {library} (no {root}/COLLECTION); give {hint} or a new file name")
+    return tree
+
+
 def export(results, fmt: str, target) -> list[str]:
     """Export the sections of each Analysis in ``results`` as ``fmt``; returns report lines."""
     from . import mixxx, plain, rekordbox, serato, traktor

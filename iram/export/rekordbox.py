@@ -13,7 +13,7 @@ from urllib.parse import quote, unquote, urlparse
 
 from ..errors import ExportError
 from ..io import atomic_path
-from . import cues_for, is_iram_cue, rgb
+from . import cues_for, is_iram_cue, read_library, rgb
 
 
 def location(path: str) -> str:
@@ -25,13 +25,7 @@ def path_of(loc: str) -> str:
 
 
 def read(path: Path) -> ET.ElementTree:
-    try:
-        tree = ET.parse(path)
-    except (ET.ParseError, OSError) as err:
-        raise ExportError(f"{path}: not readable XML ({err}); give a rekordbox XML export or a new file name") from err
-    if tree.getroot().tag != "DJ_PLAYLISTS" or tree.getroot().find("COLLECTION") is None:
-        raise ExportError(f"{path}: not a rekordbox library (no DJ_PLAYLISTS/COLLECTION); give a rekordbox XML or a new file name")
-    return tree
+    return read_library(path, "DJ_PLAYLISTS", "rekordbox library", "a rekordbox XML export")
 
 
 def new_tree() -> ET.ElementTree:

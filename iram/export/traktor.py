@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import ExportError
 from ..io import atomic_path
-from . import cues_for, is_iram_cue
+from . import cues_for, is_iram_cue, read_library
 
 CUE, GRID = "0", "4"
 
@@ -29,13 +29,7 @@ def entry_path(e: ET.Element) -> str | None:
 
 
 def read(path: Path) -> ET.ElementTree:
-    try:
-        tree = ET.parse(path)
-    except (ET.ParseError, OSError) as err:
-        raise ExportError(f"{path}: not readable XML ({err}); give a Traktor collection.nml or a new file name") from err
-    if tree.getroot().tag != "NML" or tree.getroot().find("COLLECTION") is None:
-        raise ExportError(f"{path}: not a Traktor collection (no NML/COLLECTION); give a collection.nml or a new file name")
-    return tree
+    return read_library(path, "NML", "Traktor collection", "a Traktor collection.nml")
 
 
 def write(results, target: Path) -> list[str]:
