@@ -9,7 +9,6 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from ..errors import ExportError
 from ..io import atomic_path
 from . import cues_for, is_iram_cue, read_library
 
