@@ -17,6 +17,7 @@ from .errors import ModelError
 from .model import RoleModel
 
 CHUNK_S, CONTEXT_S = 60.0, 4.0
+EDGE_S = 0.75  # seconds left out at each end of a segment when pooling
 MODES = ("segment", "mean", "max")
 
 
@@ -53,8 +54,10 @@ def score_segments(model: RoleModel, z: torch.Tensor, fps: float, spans: list[tu
     win = max(1, int(round(net.cfg.window * fps)))
     batches, owners = [], []
     for k, (s, e) in enumerate(spans):
-        i0 = int(np.floor(s * fps))
-        i1 = max(i0 + 1, int(np.ceil(e * fps)))
+        # keep clear of the edges: conv features near a boundary already hear the next segment
+        m = min(EDGE_S, 0.1 * (e - s))
+        i0 = int(np.floor((s + m) * fps))
+        i1 = max(i0 + 1, int(np.ceil((e - m) * fps)))
         i0, i1 = min(i0, T - 1), min(i1, T)
         if mode == "segment" or i1 - i0 <= win:
             batches.append(z[:, i0:i1])

@@ -243,7 +243,9 @@ def from_activations(act: np.ndarray, duration: float, low: np.ndarray | None = 
     fixed = is_steady(evidence, period, duration)
     if fixed:
         period = choose_octave(period, offset, act[:, 0], duration)
-        beats = offset % period + period * np.arange(int(duration / period) + 1)
+        first = offset % period
+        first = first - period if first > 0.95 * period else first  # a beat a few ms before 0 s counts, at 0
+        beats = np.maximum(first + period * np.arange(int(duration / period) + 2), 0.0)
         beats = beats[beats < duration]
     else:  # the tempo drifts: keep the tracked beats
         beats = dec[:, 0]

@@ -1,9 +1,9 @@
 """Sections from an IRAM: intro, build-up, drop, breakdown, outro (and main).
 
-A lone 4-bar block between two equal neighbours is a fill and takes their
-roles. A section boundary is placed where the set of active roles changes; since
-sections in this music run 8, 16 or 32 bars, a change at an odd 4-bar block is
-moved to the neighbouring 8-bar line where the role probabilities change more. Labels come from what the drums and bass do:
+Sections in this music run 8, 16 or 32 bars, so boundaries are looked for on
+8-bar lines only: a line is a boundary where the role probabilities of the two
+4-bar blocks after it differ from the two before it by at least CHANGE (summed
+over the six roles). Labels come from what the drums and bass do:
 
 - a section with both percussion and bass is *full*; the first full section
   after a non-full one is a **drop**, a full one after another full is **main**;
@@ -24,6 +24,7 @@ import numpy as np
 from .roles import ROLES
 
 SHORT = {"percussion": "drums", "bass": "bass", "chord": "chords", "melody": "melody", "fx": "fx", "voice": "vocals"}
+CHANGE = 0.45  # summed change in role probabilities (over 6 roles) that makes a section boundary
 LABELS = ("intro", "build-up", "drop", "breakdown", "main", "outro")
 
 
@@ -45,20 +46,14 @@ def find_sections(iram: np.ndarray, thresholds, segments) -> list[Section]:
     sets = [frozenset(r for i, r in enumerate(ROLES) if on[i, k]) for k in range(on.shape[1])]
     n = len(sets)
     probs = np.asarray(iram, dtype=float)
+    full = [k for k, seg in enumerate(segments) if not getattr(seg, "partial", False)]
 
-    def change(k: int) -> float:  # how much the roles change at segment k (2 segments each side)
-        if k <= 0 or k >= n:
-            return -1.0
+    def change(k: int) -> float:  # how much the role probabilities change at segment k (2 segments each side)
         return float(np.abs(probs[:, max(0, k - 2):k].mean(axis=1) - probs[:, k:k + 2].mean(axis=1)).sum())
 
-    for k in range(1, n - 1):  # a lone 4-bar block between two equal ones is a fill, not a section
-        if sets[k - 1] == sets[k + 1] != sets[k]:
-            sets[k] = sets[k - 1]
-    bounds = {k for k in range(1, n) if sets[k] != sets[k - 1]}
-    # sections run 8, 16 or 32 bars: a boundary at an odd 4-bar block moves to the
-    # neighbouring 8-bar line where the roles change more
-    bounds = {k if k % 2 == 0 else max((k - 1, k + 1), key=change) for k in bounds}
-    bounds = sorted(b for b in bounds if 0 < b < n)
+    # 8-bar lines are every second full 4-bar block; which second ones: those with the sharper changes
+    lines = max((full[0::2], full[1::2]), key=lambda ks: sum(change(k) ** 2 for k in ks if 0 < k < n))
+    bounds = sorted(k for k in lines if 0 < k < n and change(k) >= CHANGE)
     edges = [0, *bounds, n]
     runs = [list(range(a, b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 

@@ -29,10 +29,11 @@ def bar_grid(downbeats: np.ndarray, duration: float) -> np.ndarray:
     if len(d) < 2:
         return d
     bar = float(np.median(np.diff(d)))
-    before = d[0] - bar * np.arange(1, int(d[0] / bar) + 1)[::-1]
+    # a downbeat a few ms before 0 s is the track's first downbeat: keep it, at 0
+    before = d[0] - bar * np.arange(1, int(np.floor(d[0] / bar + 0.05)) + 1)[::-1]
     after = d[-1] + bar * np.arange(1, int((duration - d[-1]) / bar) + 1)
-    g = np.concatenate([before, d, after])
-    return g[(g >= -1e-6) & (g < duration)]
+    g = np.concatenate([np.maximum(before, 0.0), d, after])
+    return g[g < duration]
 
 
 def novelty(bar_features: np.ndarray, width: int = 2) -> np.ndarray:

@@ -12,19 +12,29 @@ def _iram(plan):
     return np.array(cols).T
 
 
+def _segs(n):
+    return [Segment(8.0 * k, 8.0 * (k + 1), (4 * k + 1, 4 * k + 4)) for k in range(n)]
+
+
 def test_labels_of_a_typical_arrangement():
     plan = [({"chord", "fx"}, 4), ({"chord", "fx", "percussion"}, 2), ({"percussion", "bass", "melody"}, 8),
             ({"chord", "voice"}, 4), ({"chord", "fx"}, 2), ({"percussion", "bass", "melody"}, 8), ({"percussion"}, 4)]
     iram = _iram(plan)
-    segs = [Segment(8.0 * k, 8.0 * (k + 1), (4 * k + 1, 4 * k + 4)) for k in range(iram.shape[1])]
-    secs = find_sections(iram, [0.5] * 6, segs)
+    secs = find_sections(iram, [0.5] * 6, _segs(iram.shape[1]))
     assert [s.label for s in secs] == ["intro", "build-up", "drop", "breakdown", "build-up", "drop", "outro"]
     assert secs[2].name == "Drop 1 · drums bass melody"
     assert secs[2].start == 48.0 and secs[2].bars == (25, 56)
 
 
-def test_single_segment_blips_are_merged():
-    plan = [({"percussion", "bass"}, 4), ({"percussion"}, 1), ({"percussion", "bass"}, 4)]
+def test_boundaries_only_on_8_bar_lines():
+    # drums enter 4 bars into an 8-bar-aligned intro: no section starts there
+    plan = [({"chord"}, 1), ({"chord", "percussion"}, 3), ({"percussion", "bass"}, 4), ({"percussion"}, 4)]
     iram = _iram(plan)
-    segs = [Segment(8.0 * k, 8.0 * (k + 1), (4 * k + 1, 4 * k + 4)) for k in range(iram.shape[1])]
-    assert len(find_sections(iram, [0.5] * 6, segs)) == 1
+    starts = [s.start for s in find_sections(iram, [0.5] * 6, _segs(iram.shape[1]))]
+    assert all(round(s / 8.0) % 2 == 0 for s in starts)
+    assert 32.0 in starts and 64.0 in starts
+
+
+def test_a_steady_track_is_one_section():
+    iram = _iram([({"percussion", "bass"}, 10)])
+    assert len(find_sections(iram, [0.5] * 6, _segs(10))) == 1
