@@ -38,7 +38,7 @@ def chain_tracks(minutes: float, folder: Path, seed: int = 50) -> Path:
 
 
 def stages(path: Path) -> dict:
-    import iram.analyze as A
+    from iram.analyze import Analysis
     from iram import audio, beats
     from iram.activations import frame_features, score_segments
     from iram.model import load
@@ -63,7 +63,7 @@ def stages(path: Path) -> dict:
     iram = score_segments(model, z, fps, [(x.start, x.end) for x in segs])
     secs = find_sections(iram, model.thresholds, segs)
     t["segments+scoring+sections"] = time.perf_counter() - s
-    a = A.Analysis(str(path), dur, bt.bpm, bt.beats, bt.downbeats, tuple(segs), iram, model.thresholds, tuple(secs), {"name": model.name})
+    a = Analysis(str(path), dur, bt.bpm, bt.beats, bt.downbeats, tuple(segs), iram, model.thresholds, tuple(secs), {"name": model.name})
     with tempfile.TemporaryDirectory() as d:
         s = time.perf_counter(); plot_analysis(a, Path(d) / "x.png", audio=y16); t["plot"] = time.perf_counter() - s
     t["model scoring of all segments (frames + pooling)"] = t["features+model frames"] + t["segments+scoring+sections"]

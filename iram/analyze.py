@@ -91,6 +91,11 @@ def analyze(path: str | Path, *, model=None, device: str = "auto", mode: str = "
     None for the bundled model. Raises :class:`~iram.errors.IramError` subclasses
     with one-line messages for bad input.
     """
+    return analyze_with_audio(path, model=model, device=device, mode=mode)[0]
+
+
+def analyze_with_audio(path: str | Path, *, model=None, device: str = "auto", mode: str = "segment") -> tuple[Analysis, np.ndarray]:
+    """:func:`analyze`, also returning the decoded mono 16 kHz audio (for the plot)."""
     from . import audio as audio_mod
     from . import beats as beats_mod
     from .activations import frame_features, score_segments
@@ -122,9 +127,10 @@ def analyze(path: str | Path, *, model=None, device: str = "auto", mode: str = "
     segs = make_segments(bt.downbeats, duration, offset)
     iram = score_segments(rm, z, fps, [(s.start, s.end) for s in segs], mode=mode)
     secs = find_sections(iram, rm.thresholds, segs)
-    return Analysis(path=str(path.resolve()), duration=duration, bpm=bt.bpm, beats=bt.beats, downbeats=bt.downbeats,
-                    segments=tuple(segs), iram=iram, thresholds=tuple(rm.thresholds), sections=tuple(secs),
-                    model={"name": rm.name, "version": rm.version, "path": rm.path}, fixed_grid=bt.fixed_grid)
+    a = Analysis(path=str(path.resolve()), duration=duration, bpm=bt.bpm, beats=bt.beats, downbeats=bt.downbeats,
+                 segments=tuple(segs), iram=iram, thresholds=tuple(rm.thresholds), sections=tuple(secs),
+                 model={"name": rm.name, "version": rm.version, "path": rm.path}, fixed_grid=bt.fixed_grid)
+    return a, y16
 
 
 def output_paths(audio_path: str | Path, outdir: str | Path | None = None) -> dict[str, Path]:
@@ -133,8 +139,9 @@ def output_paths(audio_path: str | Path, outdir: str | Path | None = None) -> di
     return {ext: folder / f"{p.stem}.iram.{ext}" for ext in ("npy", "json", "png")}
 
 
-def save(a: Analysis, outdir: str | Path | None = None, *, plot: bool = True) -> dict[str, Path]:
-    """Write NAME.iram.npy, NAME.iram.json and NAME.iram.png, each atomically."""
+def save(a: Analysis, outdir: str | Path | None = None, *, plot: bool = True, audio: np.ndarray | None = None) -> dict[str, Path]:
+    """Write NAME.iram.npy, NAME.iram.json and NAME.iram.png, each atomically.
+    ``audio`` (mono, 16 kHz) saves decoding the file again for the spectrogram."""
     from .io import atomic_path, write_text
 
     paths = output_paths(a.path, outdir)
@@ -145,5 +152,5 @@ def save(a: Analysis, outdir: str | Path | None = None, *, plot: bool = True) ->
     if plot:
         from .plots import plot_analysis
 
-        plot_analysis(a, paths["png"])
+        plot_analysis(a, paths["png"], audio=audio, sr=MODEL_SR)
     return paths

@@ -133,7 +133,7 @@ def markdown(result: dict, title: str) -> str:
 def _analyses(truths: list[Truth], args, pred_dir: Path, log) -> list:
     from tqdm import tqdm
 
-    from .analyze import analyze, load_results, save
+    from .analyze import analyze_with_audio, load_results, save
     from .model import load
 
     out, model = [], None
@@ -151,8 +151,8 @@ def _analyses(truths: list[Truth], args, pred_dir: Path, log) -> list:
             out.append(None)
             continue
         model = model or load(args.model)
-        a = analyze(t.audio, model=model)
-        save(a, pred_dir)
+        a, y16 = analyze_with_audio(t.audio, model=model)
+        save(a, pred_dir, audio=y16)
         out.append(a)
     return out
 

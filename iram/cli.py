@@ -107,7 +107,7 @@ def _err(msg: str) -> None:
 def cmd_analyze(args) -> int:
     from tqdm import tqdm
 
-    from .analyze import analyze, output_paths, save
+    from .analyze import analyze_with_audio, output_paths, save
     from .errors import IramError
     from .model import load, pick_device
 
@@ -128,8 +128,8 @@ def cmd_analyze(args) -> int:
         if args.skip_existing and output_paths(f, args.outdir)["json"].exists():
             continue
         try:
-            a = analyze(f, model=model, mode=args.mode)
-            paths = save(a, args.outdir, plot=not args.no_plot)
+            a, y16 = analyze_with_audio(f, model=model, mode=args.mode)
+            paths = save(a, args.outdir, plot=not args.no_plot, audio=y16)
             for fmt in args.export:
                 from .export import export
 
