@@ -165,6 +165,8 @@ def run_benchmark(args) -> dict:
     name = args.set_name
     if name not in ("drysdale2022", "composed", "custom"):
         raise AnnotationError(f"unknown set {name!r}; choose drysdale2022, composed or custom")
+    if name == "drysdale2022" and not args.predictions and not args.audio:
+        raise AnnotationError("drysdale2022 needs --audio DIR with your copies of the ten tracks (not included)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -182,8 +184,6 @@ def run_benchmark(args) -> dict:
     for reading in readings:
         truths = load_set(name, args.annotations if name == "drysdale2022" else args.dir, mapping=reading)
         if name == "drysdale2022" and not args.predictions:
-            if not args.audio:
-                raise AnnotationError("drysdale2022 needs --audio DIR with your copies of the ten tracks (not included)")
             for line in match_drysdale_audio(truths, args.audio):
                 log(line)
         if analyses is None:
