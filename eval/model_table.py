@@ -86,8 +86,9 @@ def main() -> None:
             print(f"skipping {name}: {path} not found")
             continue
         m = load(path)
-        th = m.thresholds
-        results["loops"].append(row(name, classification_scores(test.labels, predict_clips(m.net, test), th)))
+        th = m.thresholds  # for segments: arrangement thresholds where eval/tune_thresholds.py set them
+        loop_th = m.training.get("loop_thresholds", th)  # for loops: the thresholds tuned on validation loops
+        results["loops"].append(row(name, classification_scores(test.labels, predict_clips(m.net, test), loop_th)))
         results["segments"].append(row(name, classification_scores(y_seg, cnn_segments(m, truths, audio), th)))
         if path is None:
             for mode in ("segment", "mean", "max"):

@@ -1,0 +1,60 @@
+"""Per-role thresholds for full arrangements, chosen on composed tracks from the
+*validation* sources, written into a checkpoint.
+
+The thresholds that come out of `iram train` are tuned on loops; in full tracks
+(reverb tails, risers under everything) fx in particular fires too often at the
+loop threshold. This picks, per role, the threshold with the best F1 on the
+4-bar segments of validation-source composed tracks.
+
+Usage: python eval/tune_thresholds.py --model iram/weights/hcnn.pt --out iram/weights/hcnn.pt
+       [--tracks work/tune]   (made with: iram data tracks --n 12 --split valid --seed 100 --out work/tune)
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def main() -> None:
+    from iram.analyze import analyze
+    from iram.annotations import load_set
+    from iram.benchmark import align
+    from iram.evaluate import best_thresholds, classification_scores
+    from iram.io import atomic_path
+    from iram.model import load
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--tracks", default="work/tune")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    tracks = Path(args.tracks)
+    if not list(tracks.glob("*.truth.json")):
+        from iram.data.tracks import make_tracks
+
+        make_tracks(n=12, out=tracks, seed=100, split="valid", progress=False)
+    model = load(args.model)
+    ys, ps = [], []
+    for t in load_set("composed", tracks):
+        a = analyze(t.audio, model=model)
+        ys.append(t.roles)
+        ps.append(align(t.intervals, np.array([[s.start, s.end] for s in a.segments]), a.iram))
+    y, p = np.concatenate(ys, axis=1).T, np.concatenate(ps, axis=1).T
+    th = best_thresholds(y, p)
+    before = classification_scores(y, p, model.thresholds)["macro"]
+    after = classification_scores(y, p, th)["macro"]
+    print(f"loop thresholds {np.round(model.thresholds, 2)}: accuracy {before['accuracy']:.3f}, F1 {before['f1']:.3f}")
+    print(f"arrangement thresholds {np.round(th, 2)}: accuracy {after['accuracy']:.3f}, F1 {after['f1']:.3f}")
+    ckpt = torch.load(model.path, map_location="cpu", weights_only=True)
+    ckpt["training"]["loop_thresholds"] = list(ckpt["thresholds"])
+    ckpt["thresholds"] = [float(v) for v in th]
+    ckpt["training"]["thresholds"] = f"best F1 per role on {len(y)} segments of {len(ys)} composed tracks from validation sources ({tracks})"
+    with atomic_path(args.out) as tmp:
+        torch.save(ckpt, tmp)
+
+
+if __name__ == "__main__":
+    main()
