@@ -4,11 +4,12 @@ then corrections for electronic music.
 1. Tempo octave: candidates T/2, T, 2T are scored by the beat activation on
    their grid times a prior centred on club tempi; the tracker's half- and
    double-time locks get corrected.
-2. A fixed grid: a least-squares line through the beat times; kept when the
-   beats sit on it (electronic music mostly keeps one tempo), else the tracked
-   beats are used as they are.
-3. Bar phase: the beat of the bar that carries the most downbeat activation
-   and low-frequency onset energy (kick and bass land on bar starts).
+2. A fixed grid: the period and phase (searched near the tracker's tempo) that
+   collect the most beat activation plus low-frequency onset energy; kept when
+   grids fitted to each minute agree (electronic music mostly keeps one tempo),
+   else the tracked beats are used as they are.
+3. Bar phase: the beat of the bar with the most madmom downbeat activation and
+   arrangement novelty (changes land on bar starts), each relative to the mean.
 
 madmom's models are licensed CC BY-NC-SA 4.0 (see README).
 """
@@ -94,25 +95,6 @@ def _at(curve: np.ndarray, times: np.ndarray) -> np.ndarray:
     idx = idx[(idx >= 0) & (idx < len(curve))]
     # the activation peak may sit a frame or two off the grid
     return np.array([curve[max(0, i - 2):i + 3].max() for i in idx]) if len(idx) else np.zeros(0)
-
-
-def fit_grid(beats: np.ndarray, tol: float = 0.05) -> tuple[float, float, float]:
-    """Least-squares line through beat times, refitted without the beats more
-    than ``tol`` seconds off it: (offset s, period s, share of beats on the line)."""
-    period = float(np.median(np.diff(beats)))
-    # beat numbers from rounded intervals, so a slightly wrong first period cannot accumulate
-    idx = np.concatenate([[0], np.cumsum(np.maximum(1, np.round(np.diff(beats) / period)))])
-    keep = np.ones(len(beats), bool)
-    a, b = float(beats[0]), period
-    for it in range(3):
-        if it:
-            idx = np.round((beats - a) / b)
-        A = np.stack([np.ones_like(idx), idx], axis=1)
-        (a, b), *_ = np.linalg.lstsq(A[keep], beats[keep], rcond=None)
-        keep = np.abs(beats - (a + b * np.round((beats - a) / b))) < tol
-        if keep.sum() < 4:
-            break
-    return float(a), float(b), float(keep.mean())
 
 
 def choose_octave(period: float, offset: float, beat_act: np.ndarray, duration: float) -> float:

@@ -25,7 +25,6 @@ from .roles import ROLES
 
 SHORT = {"percussion": "drums", "bass": "bass", "chord": "chords", "melody": "melody", "fx": "fx", "voice": "vocals"}
 CHANGE = 0.45  # summed change in role probabilities (over 6 roles) that makes a section boundary
-LABELS = ("intro", "build-up", "drop", "breakdown", "main", "outro")
 
 
 @dataclass(frozen=True)
