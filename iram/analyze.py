@@ -100,7 +100,7 @@ def analyze_with_audio(path: str | Path, *, model=None, device: str = "auto", mo
     from . import beats as beats_mod
     from .activations import frame_features, score_segments
     from .model import RoleModel, load, pick_device
-    from .segments import BARS, make_segments, novelty, phrase_offset
+    from .segments import BARS, bar_grid, make_segments, novelty, phrase_offset
 
     path = Path(path)
     if not path.exists():
@@ -116,8 +116,6 @@ def analyze_with_audio(path: str | Path, *, model=None, device: str = "auto", mo
     del au
     duration = len(y16) / MODEL_SR
     z, fps = frame_features(rm, y16, device=dev)
-    from .segments import bar_grid
-
     grid = bar_grid(bt.downbeats, duration)
     offset = 0
     if len(grid) >= 2 * BARS:

@@ -136,7 +136,7 @@ def cmd_analyze(args) -> int:
                 export([a], fmt, args.export_to or paths["json"].parent)
             if a.segments and a.segments[0].partial and len(a.segments) == 1:
                 print(f"iram: warning: {f}: shorter than 4 bars at {a.bpm:.1f} BPM; one partial segment", file=sys.stderr)
-            if args.quiet is False and len(files) < 2:
+            if not args.quiet and len(files) < 2:
                 print(f"{f}: {a.bpm:.1f} BPM, {len(a.segments)} segments, {len(a.sections)} sections -> {paths['json']}", file=sys.stderr)
         except IramError as err:
             failed += 1

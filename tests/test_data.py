@@ -106,3 +106,7 @@ def test_bad_arguments(tmp_path, monkeypatch):
     monkeypatch.setattr(sources, "SOUNDFONT_CANDIDATES", ("/nonexistent.sf2",))
     with pytest.raises(DataError, match="fluid-soundfont-gm"):
         make_loops(n=5, split="train", out=tmp_path / "x")
+
+
+def test_sample_base_pitch_from_name():
+    assert [render.base_pitch(n) for n in ("bass_hit_c", "bass_dnb_f", "tbd_highkey_c4", "elec_bell")] == [36, 41, 60, 60]

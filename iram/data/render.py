@@ -57,10 +57,10 @@ def espeak(voice: str, text: str, pitch: int, speed: int, sr: int = SR) -> np.nd
     return x / max(np.abs(x).max(), 1e-6)
 
 
-def repitch(x: np.ndarray, semitones: float, n: int | None = None) -> np.ndarray:
-    """Resample ``x`` so it sounds ``semitones`` higher (and shorter); keep ``n`` samples."""
+def repitch(x: np.ndarray, semitones: float) -> np.ndarray:
+    """Resample ``x`` so it sounds ``semitones`` higher (and shorter)."""
     ratio = 2.0 ** (semitones / 12)
-    m = int(len(x) / ratio) if n is None else n
+    m = int(len(x) / ratio)
     idx = np.arange(m) * ratio
     idx = idx[idx < len(x) - 1]
     return np.interp(idx, np.arange(len(x)), x)
@@ -178,11 +178,20 @@ def _break(src: Source, ctx: Context, n: int, rng: np.random.Generator) -> np.nd
     return np.tile(y, reps)[:n]
 
 
+def base_pitch(name: str) -> int:
+    """MIDI pitch a Sonic Pi sample is named after: ``bass_hit_c`` -> C2 (36),
+    ``tbd_highkey_c4`` -> C4 (60); names without a note count as C4."""
+    m = re.search(r"_([a-g])(\d?)$", name)
+    if not m:
+        return 60
+    note = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}[m.group(1)]
+    return note + (12 * (int(m.group(2)) + 1) if m.group(2) else 36)
+
+
 def _sampler(src: Source, ctx: Context, n: int, rng: np.random.Generator) -> np.ndarray:
     x = sonic_pi(src.ref)
     out = np.zeros(n)
-    m = re.search(r"_([a-g])(\d?)$", src.ref)
-    base = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}[m.group(1)] + (12 * (int(m.group(2)) + 1) if m and m.group(2) else 36) if m else 60
+    base = base_pitch(src.ref)
     role = src.role
     if role == "fx":
         bar = int(4 * 60 / ctx.bpm * SR)
@@ -196,7 +205,7 @@ def _sampler(src: Source, ctx: Context, n: int, rng: np.random.Generator) -> np.
     if role == "chord":
         for b in range(ctx.bars):
             root = pt.degree_pitch(ctx, ctx.chord_root(b), 48)
-            place(out, repitch(x, root - base - 12 * round((root - base) / 12) + 0.0)[: int(4 * 60 / ctx.bpm * SR)], _time(ctx, 4 * b))
+            place(out, repitch(x, root - base - 12 * round((root - base) / 12))[: int(4 * 60 / ctx.bpm * SR)], _time(ctx, 4 * b))
         return out
     notes = pt.bass_part(ctx, rng) if role == "bass" else pt.melody_part(ctx, rng)
     for nt in notes:
