@@ -1,32 +1,37 @@
-"""Beats, downbeats and tempo: madmom's RNN downbeat activations and DBN decoder,
-then corrections for electronic music.
+"""Beats, downbeats and tempo: madmom's RNN beat/downbeat activations, then a
+reading chosen for electronic music.
 
-1. Tempo octave: candidates T/2, T, 2T are scored by the beat activation on
-   their grid times a prior centred on club tempi; the tracker's half- and
-   double-time locks get corrected.
-2. A fixed grid: the period and phase (searched near the tracker's tempo) that
-   collect the most beat activation plus low-frequency onset energy; kept when
-   grids fitted to each minute agree (electronic music mostly keeps one tempo),
-   else the tracked beats are used as they are.
-3. Bar phase: the beat of the bar with the most madmom downbeat activation and
-   arrangement novelty (changes land on bar starts), each relative to the mean.
+1. A fixed grid: the autocorrelation of madmom's beat activation gives a period
+   in the octave 75-150 BPM; the period and phase near it that collect the most
+   activation make the grid. It is kept when grids fitted to each minute agree
+   (electronic music mostly keeps one tempo); where the tempo drifts, madmom's
+   DBN tracks the beats instead (the DBN is skipped for steady tracks).
+2. A reading: trackers confuse the beats with their off-beats, with twice or
+   half the tempo, and the downbeat with another beat of the bar. Every such
+   reading (``candidates``) is described by a few numbers (``features``: tempo;
+   kick, snare, hat onsets and madmom's activations on and off its beats and
+   downbeats; arrangement changes on its bar lines), and a small network fitted
+   on composed tracks from the training sources (``eval/train_grid.py``,
+   bundled as ``weights/grid.json``) picks the most likely.
 
 madmom's models are licensed CC BY-NC-SA 4.0 (see README).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
+
+from .errors import ModelError
 
 FPS = 100
 SR = 44100
 CHUNK_S = 120.0  # activations of long files are computed in overlapping chunks
 OVERLAP_S = 10.0
+DECODE_S = 30.0  # the DBN decodes in 30 s chunks (+ overlaps): its back-pointers take frames x 14,400 states x 4 bytes
 MIN_BPM, MAX_BPM = 55.0, 215.0
-NOVELTY_WEIGHT = 4.0  # weight of arrangement novelty beside madmom's downbeat activation for the bar phase
-LOW_WEIGHT = 0.5  # weight of low-frequency onsets (kick, bass) beside the beat activation
-PRIOR_BPM, PRIOR_OCTAVES = 128.0, 0.9  # log-normal prior on tempo: centre and width (octaves)
+PRIOR_BPM = 128.0  # tempo features are log2(bpm / PRIOR_BPM)
 
 
 @dataclass(frozen=True)
@@ -72,12 +77,12 @@ def decode(act: np.ndarray, *, min_bpm: float = MIN_BPM, max_bpm: float = MAX_BP
     """madmom DBN decoding in 4/4: array (n, 2) of beat time and position in bar (1..4).
 
     The Viterbi back-pointers grow with frames x states, so activations longer
-    than CHUNK_S are decoded in chunks overlapping by OVERLAP_S and stitched.
+    than DECODE_S are decoded in chunks overlapping by OVERLAP_S and stitched.
     """
     from madmom.features.downbeats import DBNDownBeatTrackingProcessor
 
     dbn = DBNDownBeatTrackingProcessor(beats_per_bar=[4], fps=FPS, min_bpm=min_bpm, max_bpm=max_bpm)
-    step, ov = int(CHUNK_S * FPS), int(OVERLAP_S * FPS)
+    step, ov = int(DECODE_S * FPS), int(OVERLAP_S * FPS)
     if len(act) <= step + 2 * ov:
         return dbn(act)
     parts = []
@@ -90,54 +95,15 @@ def decode(act: np.ndarray, *, min_bpm: float = MIN_BPM, max_bpm: float = MAX_BP
     return np.concatenate(parts) if parts else np.zeros((0, 2))
 
 
-def _at(curve: np.ndarray, times: np.ndarray) -> np.ndarray:
-    idx = np.round(np.asarray(times) * FPS).astype(int)
-    idx = idx[(idx >= 0) & (idx < len(curve))]
-    # the activation peak may sit a frame or two off the grid
-    return np.array([curve[max(0, i - 2):i + 3].max() for i in idx]) if len(idx) else np.zeros(0)
-
-
-def choose_octave(period: float, offset: float, beat_act: np.ndarray, duration: float) -> float:
-    """Pick the beat period among period/2, period, 2*period (see module docstring)."""
-    best, best_score = period, -np.inf
-    for p in (period / 2, period, period * 2):
-        bpm = 60.0 / p
-        if not 60 <= bpm <= 200:
-            continue
-        grid = offset + p * np.arange(int(np.floor((duration - offset) / p)) + 1)
-        grid = grid[grid >= 0]
-        evidence = float(np.mean(_at(beat_act, grid))) if len(grid) else 0.0
-        prior = np.exp(-0.5 * (np.log2(bpm / PRIOR_BPM) / PRIOR_OCTAVES) ** 2)
-        score = np.log(evidence + 1e-6) + np.log(prior)
-        if score > best_score:
-            best, best_score = p, score
-    return best
-
-
-def _contrast(v: np.ndarray) -> np.ndarray:
-    """Each phase's score relative to the mean over phases (0 when all are alike)."""
-    return (v - v.mean()) / (v.mean() + 1e-9)
-
-
-def bar_phase(beats: np.ndarray, down_act: np.ndarray, bands: np.ndarray | None) -> int:
-    """Index (0..3) of the first downbeat among ``beats``: madmom's downbeat
-    activation and the arrangement novelty at each candidate, each relative to its
-    mean over the four phases, weighted and added."""
-    down = np.array([np.mean(_at(down_act, beats[ph::4])) if len(beats[ph::4]) else 0.0 for ph in range(4)])
-    score = _contrast(down)
-    if bands is not None and len(beats) >= 16:
-        nov = beat_novelty(bands, beats)
-        score = score + NOVELTY_WEIGHT * _contrast(np.array([nov[ph::4].mean() for ph in range(4)]))
-    return int(np.argmax(score))
+BAND_EDGES = np.unique(np.geomspace(2, 512, 25).astype(int))  # FFT bins (1024 at 16 kHz) edging 23 log-spaced bands
 
 
 def spectral_curves(signal16k: np.ndarray, sr: int = 16000) -> tuple[np.ndarray, np.ndarray]:
     """At 100 fps: onset strength below 200 Hz scaled to 0..1 (kick and bass
-    attacks), and log energy in 24 log-spaced bands (frames, 24)."""
+    attacks), and log energy in the log-spaced bands between BAND_EDGES (frames, 23)."""
     import torch
 
     hop, n_fft = sr // FPS, 1024
-    edges = np.unique(np.geomspace(2, n_fft // 2, 25).astype(int))
     window = torch.hann_window(n_fft)
     lows, bands = [], []
     chunk = int(CHUNK_S * FPS) * hop  # a chunk at a time: a full-length spectrogram of a long mix is GBs
@@ -147,21 +113,124 @@ def spectral_curves(signal16k: np.ndarray, sr: int = 16000) -> tuple[np.ndarray,
             x = torch.nn.functional.pad(x, (0, n_fft - len(x)))
         spec = torch.stft(x, n_fft, hop, window=window, return_complex=True).abs().numpy()[:, : -(-min(chunk, len(signal16k) - a) // hop)]
         lows.append(np.log1p(100 * spec[: int(200 / (sr / n_fft)) + 1]).sum(axis=0))
-        bands.append(np.stack([spec[p:q].sum(axis=0) for p, q in zip(edges[:-1], edges[1:])], axis=1))
+        bands.append(np.stack([spec[p:q].sum(axis=0) for p, q in zip(BAND_EDGES[:-1], BAND_EDGES[1:])], axis=1))
     low, band = np.concatenate(lows), np.concatenate(bands)
     flux = np.maximum(0, np.diff(low, prepend=low[:1]))
     return flux / (flux.max() + 1e-9), np.log10(band ** 2 + 1e-6)
 
 
-def beat_novelty(bands: np.ndarray, beats: np.ndarray, width: int = 4) -> np.ndarray:
-    """How much the sound changes at each beat: L1 distance between the mean band
-    energies of the ``width`` beats before and after it."""
-    idx = np.clip(np.round(beats * FPS).astype(int), 0, len(bands) - 1)
-    per_beat = np.stack([bands[a:max(a + 1, b)].mean(axis=0) for a, b in zip(idx, np.append(idx[1:], len(bands)))])
-    nov = np.zeros(len(beats))
-    for i in range(1, len(beats)):
-        nov[i] = np.abs(per_beat[max(0, i - width):i].mean(axis=0) - per_beat[i:i + width].mean(axis=0)).sum()
-    return nov
+def curves(act: np.ndarray, low: np.ndarray | None, bands: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The evidence a beat-grid reading is judged on, each at FPS and max-smoothed
+    over +-2 frames: madmom's beat and downbeat activations; onsets in the low
+    (kick, bass), mid (snare, clap) and high (hats) bands; arrangement novelty."""
+    n = len(act)
+    out = {"beat": act[:, 0], "downbeat": act[:, 1]}
+    if bands is not None and low is not None and len(bands) >= n and len(low) >= n:
+        hz = (BAND_EDGES[:-1] + BAND_EDGES[1:]) / 2 * 16000 / 1024
+        flux = np.maximum(0, np.diff(bands[:n], axis=0, prepend=bands[:1]))
+        out["low"] = low[:n]
+        out["mid"] = flux[:, (hz >= 200) & (hz < 2000)].sum(axis=1)
+        out["high"] = flux[:, hz >= 4000].sum(axis=1)
+        w = 2 * FPS  # mean band energy over 2 s before against 2 s after each frame
+        c = np.concatenate([np.zeros((1, bands.shape[1])), np.cumsum(bands[:n], axis=0)])
+        i = np.arange(n)
+        a, b = np.maximum(0, i - w), np.minimum(n, i + w)
+        before = (c[i] - c[a]) / np.maximum(1, i - a)[:, None]
+        after = (c[b] - c[i]) / np.maximum(1, b - i)[:, None]
+        out["novelty"] = np.abs(after - before).sum(axis=1) * (i > 0) * (i < n - 1)
+    return {k: _smooth_max(v) for k, v in out.items()}
+
+
+def _double(beats: np.ndarray) -> np.ndarray:
+    """The beats and the points half-way between them."""
+    return np.sort(np.concatenate([beats, (beats[:-1] + beats[1:]) / 2]))
+
+
+def readings(beats: np.ndarray) -> list[np.ndarray]:
+    """Readings of a beat sequence that trackers confuse with each other: the
+    beats or their off-beats; twice as many, or their off-beats; every other
+    beat or off-beat. Readings outside MIN_BPM..MAX_BPM are left out."""
+    if len(beats) < 2:
+        return [beats]
+    d = _double(beats)
+    offs = d[1::2]
+    out = [d, _double(d)[1::2], beats, offs, beats[0::2], beats[1::2], offs[0::2], offs[1::2]]
+    return [b for b in out if len(b) >= 8 and MIN_BPM <= 60.0 / np.median(np.diff(b)) <= MAX_BPM]
+
+
+FEATURES = ("log2_tempo", "log2_tempo_sq", "beat_on", "low_on", "mid_on", "high_on",
+            "downbeat_down", "low_down", "novelty_down", "mid_backbeat", "mid_three",
+            "downbeat_three", "downbeat_alternate", "low_alternate")
+
+
+def features(beats: np.ndarray, first: int, cv: dict[str, np.ndarray]) -> np.ndarray:
+    """Numbers describing one reading: ``beats`` with the downbeats at ``beats[first::4]``.
+    Each (but tempo) is a log ratio of a curve at two sets of times, e.g. on the beats
+    against half-way between them, on the downbeats against all beats, on the third
+    beat against the first, or on every other downbeat against the rest (a reading at
+    twice the tempo has bars whose downbeats alternate strong and weak)."""
+    def at(name, times):
+        c = cv.get(name)
+        if c is None or len(times) == 0:
+            return 1.0
+        idx = np.clip(np.round(np.asarray(times) * FPS).astype(int), 0, len(c) - 1)
+        return float(c[idx].mean()) + 1e-3
+
+    def ratio(name, a, b):
+        return np.log(at(name, a) / at(name, b))
+
+    t = np.log2(60.0 / float(np.median(np.diff(beats))) / PRIOR_BPM)
+    mids = (beats[:-1] + beats[1:]) / 2
+    pos = (np.arange(len(beats)) - first) % 4
+    downs = beats[pos == 0]
+    return np.array([
+        t, t * t,
+        ratio("beat", beats, mids), ratio("low", beats, mids), ratio("mid", beats, mids), ratio("high", beats, mids),
+        ratio("downbeat", downs, beats), ratio("low", downs, beats), ratio("novelty", downs, beats),
+        ratio("mid", beats[pos % 2 == 1], beats[pos % 2 == 0]), ratio("mid", beats[pos == 2], downs),
+        ratio("downbeat", beats[pos == 2], downs),
+        abs(ratio("downbeat", downs[0::2], downs[1::2])), abs(ratio("low", downs[0::2], downs[1::2])),
+    ])
+
+
+def candidates(beats: np.ndarray) -> list[tuple[np.ndarray, int]]:
+    """Every reading with each of its four bar phases."""
+    return [(b, ph) for b in readings(beats) for ph in range(4)]
+
+
+@lru_cache(maxsize=1)
+def scorer() -> dict:
+    """The bundled reading scorer (fitted by ``eval/train_grid.py``)."""
+    import json
+    from importlib.resources import files
+
+    d = json.loads(files("iram").joinpath("weights/grid.json").read_text())
+    if tuple(d["features"]) != FEATURES:
+        raise ModelError("iram/weights/grid.json does not match this iram's beat features; reinstall iram")
+    return d
+
+
+def score(x: np.ndarray, net: dict) -> np.ndarray:
+    """A small multi-layer perceptron (ReLU) over standardised features: (n, features) -> (n,).
+    Features are first clipped to the range seen in fitting, so unusual audio cannot
+    push the network into places it never learned."""
+    x = np.clip(np.atleast_2d(x), np.asarray(net["low"]), np.asarray(net["high"]))
+    h = (x - np.asarray(net["mean"])) / np.asarray(net["scale"])
+    layers = net["layers"]
+    for i, (w, b) in enumerate(layers):
+        h = h @ np.asarray(w) + np.asarray(b)
+        if i < len(layers) - 1:
+            h = np.maximum(h, 0)
+    return h[:, 0]
+
+
+def choose_reading(beats: np.ndarray, cv: dict[str, np.ndarray], net: dict | None = None) -> tuple[np.ndarray, int]:
+    """The reading (beats, first downbeat index) that the scorer ranks highest."""
+    cands = candidates(beats)
+    if not cands:
+        return beats, 0
+    s = score(np.stack([features(b, ph, cv) for b, ph in cands]), net or scorer())
+    return cands[int(np.argmax(s))]
 
 
 def track(signal: np.ndarray, *, sr: int = SR, signal16k: np.ndarray | None = None) -> Beats:
@@ -208,30 +277,52 @@ def grid_search(evidence: np.ndarray, period: float, duration: float, *, span: f
     return best
 
 
+def octave_period(evidence: np.ndarray) -> float:
+    """The beat period (s) in the octave 75-150 BPM that the evidence's
+    autocorrelation favours; the other octaves are readings of it (see :func:`readings`)."""
+    x = evidence - evidence.mean()
+    n = 1 << int(np.ceil(np.log2(2 * len(x))))
+    spec = np.fft.rfft(x, n)
+    ac = np.fft.irfft(spec * np.conj(spec), n)[: len(x)]
+    lags = np.arange(int(np.floor(60 * FPS / 150)), int(np.ceil(60 * FPS / 75)) + 1)
+    lags = lags[lags < len(ac)]
+    if len(lags) == 0:
+        return 0.5
+    return float(lags[int(np.argmax(ac[lags]))]) / FPS
+
+
+def base_beats(act: np.ndarray, duration: float) -> tuple[np.ndarray, bool, np.ndarray | None]:
+    """Beats before the reading is chosen: a fixed grid where the track is steady,
+    else madmom's DBN-tracked beats; whether the grid is fixed; and the DBN's
+    decoding (beat time, position in bar), or None when it was not needed."""
+    evidence = act[:, 0]
+    offset, period, _ = grid_search(evidence, octave_period(evidence), duration)
+    if is_steady(evidence, period, duration):
+        return _fill(period, offset, duration), True, None
+    dec = decode(act)  # the tempo drifts: keep the tracked beats
+    return (dec[:, 0] if len(dec) else np.zeros(0)), False, dec
+
+
+def _fill(period: float, anchor: float, duration: float) -> np.ndarray:
+    """A fixed grid through ``anchor`` covering the whole track."""
+    first = anchor % period
+    first = first - period if first > 0.95 * period else first  # a beat a few ms before 0 s counts, at 0
+    beats = np.maximum(first + period * np.arange(int(duration / period) + 2), 0.0)
+    return beats[beats < duration]
+
+
 def from_activations(act: np.ndarray, duration: float, low: np.ndarray | None = None,
-                     bands: np.ndarray | None = None) -> Beats:
+                     bands: np.ndarray | None = None, net: dict | None = None) -> Beats:
     """The decoding and corrections of :func:`track`, from saved activations."""
-    dec = decode(act)
-    if len(dec) < 8:  # too few beats to fit a grid: keep what the tracker found
-        beats = dec[:, 0] if len(dec) else np.zeros(0)
-        downs = dec[dec[:, 1] == 1, 0] if len(dec) else np.zeros(0)
+    beats, fixed, dec = base_beats(act, duration)
+    if len(beats) < 8:  # too few beats to choose a reading: keep what the tracker found
+        downs = dec[dec[:, 1] == 1, 0] if dec is not None and len(dec) else beats[:1]
         bpm = 60.0 / float(np.median(np.diff(beats))) if len(beats) > 1 else 0.0
         return Beats(beats, downs, bpm, False, act)
-    evidence = act[:, 0] + (LOW_WEIGHT * low[: len(act)] if low is not None else 0)
-    if low is not None and len(low) < len(act):
-        evidence = act[:, 0]
-    period = float(np.median(np.diff(dec[:, 0])))
-    offset, period, score = grid_search(evidence, period, duration)
-    fixed = is_steady(evidence, period, duration)
+    beats, first = choose_reading(beats, curves(act, low, bands), net)
+    period = float(np.median(np.diff(beats)))
+    down = beats[first]
     if fixed:
-        period = choose_octave(period, offset, act[:, 0], duration)
-        first = offset % period
-        first = first - period if first > 0.95 * period else first  # a beat a few ms before 0 s counts, at 0
-        beats = np.maximum(first + period * np.arange(int(duration / period) + 2), 0.0)
-        beats = beats[beats < duration]
-    else:  # the tempo drifts: keep the tracked beats
-        beats = dec[:, 0]
-    ph = bar_phase(beats, act[:, 1], bands)
-    downs = beats[ph::4]
-    bpm = 60.0 / (period if fixed else float(np.median(np.diff(beats))))
-    return Beats(beats, downs, float(bpm), bool(fixed), act)
+        beats = _fill(period, down, duration)
+        first = int(np.argmin(np.abs(beats - down))) % 4
+    return Beats(beats, beats[first::4], 60.0 / period, fixed, act)

@@ -22,7 +22,8 @@ def get_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     a = sub.add_parser("analyze", help="analyse tracks: IRAM .npy/.json/.png beside each (or in -o)")
-    a.add_argument("paths", nargs="+", help="audio files, folders or glob patterns")
+    a.add_argument("paths", nargs="*", help="audio files, folders or glob patterns")
+    a.add_argument("--demo", action="store_true", help="also analyse the bundled one-minute demo track (outputs to -o, default .)")
     a.add_argument("-o", "--outdir", help="output folder (default: beside each input)")
     a.add_argument("--model", help="checkpoint to use instead of the bundled one")
     a.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -111,7 +112,15 @@ def cmd_analyze(args) -> int:
     from .errors import IramError
     from .model import load, pick_device
 
+    if not args.paths and not args.demo:
+        _err("no input: give audio files, folders or globs, or --demo for the bundled demo track")
+        return 2
     files = expand(args.paths)
+    if args.demo:
+        from importlib.resources import files as package_files
+
+        files.append(Path(str(package_files("iram").joinpath("demo/iram-demo.flac"))))
+        args.outdir = args.outdir or "."  # not beside the demo, inside the installed package
     missing = [f for f in files if not f.is_file()]
     for f in missing:
         _err(f"{f}: no such file; check the path")

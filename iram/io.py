@@ -31,10 +31,18 @@ def atomic_path(path: str | os.PathLike, *, backup: bool = False) -> Iterator[Pa
         yield tmp_path
         if backup and path.exists():
             shutil.copy2(path, path.with_name(path.name + ".bak"))
+        # mkstemp makes 0600 files: keep the replaced file's mode, else the usual umask one
+        os.chmod(tmp_path, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text(path: str | os.PathLike, text: str, *, backup: bool = False) -> None:

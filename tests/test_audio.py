@@ -35,3 +35,20 @@ def test_bad_files(tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(AudioError, match="empty.flac"):
         load(empty)
+
+
+def test_atomic_outputs_get_normal_permissions_and_keep_existing_ones(tmp_path):
+    import os
+
+    from iram.io import write_text
+
+    new = tmp_path / "new.txt"
+    write_text(new, "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert new.stat().st_mode & 0o777 == 0o666 & ~mask
+    old = tmp_path / "old.txt"
+    old.write_text("a")
+    old.chmod(0o640)
+    write_text(old, "b")
+    assert old.stat().st_mode & 0o777 == 0o640 and old.read_text() == "b"

@@ -1,16 +1,18 @@
-import numpy as np
 import mir_eval
+import numpy as np
+import pytest
 
 from iram import beats
 from conftest import drum_loop
 
 
-def test_tracks_tempo_beats_and_downbeats_of_a_drum_loop():
-    y, ref_beats, ref_downs = drum_loop(bpm=124.0, bars=16, first_downbeat=0.5)
+@pytest.mark.parametrize("bpm, first", [(124.0, 0.5), (140.0, 0.9), (100.0, 0.3)])
+def test_tracks_tempo_beats_and_downbeats_of_a_drum_loop(bpm, first):
+    y, ref_beats, ref_downs = drum_loop(bpm=bpm, bars=16, first_downbeat=first)
     import soxr
 
     b = beats.track(y, sr=44100, signal16k=soxr.resample(y, 44100, 16000))
-    assert abs(b.bpm / 124.0 - 1) < 0.01
+    assert abs(b.bpm / bpm - 1) < 0.01
     assert b.fixed_grid
     assert mir_eval.beat.f_measure(ref_beats, b.beats) > 0.95
     assert mir_eval.beat.f_measure(ref_downs, b.downbeats) > 0.9
@@ -27,11 +29,44 @@ def test_grid_search_recovers_period_and_phase():
     assert abs(((off - offset) / period + 0.5) % 1 - 0.5) < 0.05
 
 
-def test_octave_prefers_club_tempo_when_evidence_is_equal():
+def test_octave_period_folds_tempo_into_75_to_150_bpm():
     fps = beats.FPS
     act = np.zeros(60 * fps)
-    p = 60 / 128.0
+    p = 60 / 170.0
     for t in p * np.arange(int(59 / p)):
         act[int(round(t * fps))] = 1.0
-    # the tracker said half time (64 BPM); every 128 BPM beat has evidence, so the octave goes up
-    assert abs(beats.choose_octave(2 * p, 0.0, act, 60.0) - p) < 1e-9
+    assert abs(60 / beats.octave_period(act) - 85.0) < 2.0  # 170 BPM folds to 85; readings double it
+
+
+def test_readings_offer_offbeats_double_and_half():
+    def periods(grid):
+        return sorted({round(float(np.median(np.diff(b))), 4) for b in beats.readings(grid)})
+
+    assert periods(0.1 + 0.6 * np.arange(64)) == [0.3, 0.6]  # 100 BPM: 200 and 100 (50 is too slow)
+    grid = 0.1 + 0.5 * np.arange(64)  # 120 BPM: 60 and 120 (240 is too fast)
+    assert periods(grid) == [0.5, 1.0]
+    starts = {round(float(b[0]), 4) for b in beats.readings(grid) if abs(np.median(np.diff(b)) - 0.5) < 1e-9}
+    assert starts == {0.1, 0.35}  # the beats and their off-beats
+    assert len(beats.candidates(grid)) == 4 * len(beats.readings(grid))
+
+
+def test_features_see_kick_on_the_beat_and_downbeat():
+    fps = beats.FPS
+    n = 60 * fps
+    grid = 0.5 * np.arange(120)
+    act = np.zeros((n, 2))
+    low = np.zeros(n)
+    for i, t in enumerate(grid):
+        act[int(t * fps), 0] = 1.0
+        low[int(t * fps)] = 1.0 if i % 4 == 0 else 0.3
+    cv = beats.curves(act, low, np.zeros((n, len(beats.BAND_EDGES) - 1)))
+    f = dict(zip(beats.FEATURES, beats.features(grid, 0, cv)))
+    off = dict(zip(beats.FEATURES, beats.features(grid[:-1] + 0.25, 0, cv)))
+    assert f["beat_on"] > 2 and off["beat_on"] < -2
+    assert f["low_down"] > 0 > dict(zip(beats.FEATURES, beats.features(grid, 1, cv)))["low_down"]
+
+
+def test_shipped_scorer_matches_its_features():
+    net = beats.scorer()
+    assert tuple(net["features"]) == beats.FEATURES
+    assert beats.score(np.zeros((3, len(beats.FEATURES))), net).shape == (3,)

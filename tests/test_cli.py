@@ -161,3 +161,21 @@ def test_benchmark_bad_inputs(tmp_path):
 
     if any(c.is_dir() for c in DRYSDALE_CANDIDATES):
         one_line_error(run("benchmark", "--set", "drysdale2022", "--audio", empty), "none of the ten")
+
+
+def test_demo_runs_the_whole_job_and_finds_its_tempo_and_sections(tmp_path):
+    from importlib.resources import files
+
+    truth = json.loads(files("iram").joinpath("demo/iram-demo.truth.json").read_text())
+    r = run("analyze", "--demo", "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = json.loads((tmp_path / "iram-demo.iram.json").read_text())
+    assert abs(out["bpm"] / truth["tempo"] - 1) < 0.01
+    assert (tmp_path / "iram-demo.iram.png").stat().st_size > 10_000
+    starts = [s["start"] for s in truth["sections"]]
+    assert all(min(abs(s["start"] - t) for s in out["sections"]) < 0.5 for t in starts)
+
+
+def test_analyze_without_input_says_what_to_give():
+    r = run("analyze")
+    one_line_error(r, "--demo")

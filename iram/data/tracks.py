@@ -65,19 +65,22 @@ def arrangement(rng: np.random.Generator, bar_seconds: float) -> list[tuple[str,
     return out
 
 
-def compose(index: int, *, seed: int = 0, split: str = "test") -> tuple[np.ndarray, dict]:
-    """One track: stereo audio at OUT_SR (shape (n, 2)) and its ground truth."""
+def compose(index: int, *, seed: int = 0, split: str = "test", genre: str | None = None, plan=None,
+            kinds: tuple[str, ...] | None = None) -> tuple[np.ndarray, dict]:
+    """One track: stereo audio at OUT_SR (shape (n, 2)) and its ground truth.
+    ``plan`` (sections as in :func:`arrangement`) and ``kinds`` (allowed source
+    kinds) fix what is otherwise drawn at random."""
     import pedalboard as pb
     import soxr
 
     rng = np.random.default_rng([seed, index, 7])
-    ctx = random_context(rng, bars=4)
+    ctx = random_context(rng, bars=4, genre=genre)
     bar = 4 * 60.0 / ctx.bpm
     seg_n = render.loop_samples(ctx)  # samples in 4 bars
-    plan = arrangement(rng, bar)
+    plan = plan or arrangement(rng, bar)
     stems, used = {}, {}
     for r, role in enumerate(ROLES):
-        srcs = sources_for(role, split)
+        srcs = [s for s in sources_for(role, split) if kinds is None or s.kind in kinds]
         src = srcs[int(rng.integers(len(srcs)))]
         x = render.render_stem(src, ctx, np.random.default_rng([seed, index, r]))
         stems[role] = stem_effects(x, role, ctx, rng)
@@ -152,4 +155,29 @@ def make_tracks(*, n: int, out: str | Path, seed: int = 0, split: str = "test", 
     else:
         for w in tqdm(work, desc="tracks", disable=not progress):
             _one(w)
+    return out
+
+
+# The bundled demo: one minute of house from sources that are CC0 (Sonic Pi's one-shot
+# samples; not its breakbeat loops, which are cut from records) or synthesised by iram
+# itself, so the audio can be given away under CC0.
+DEMO_KINDS = ("synth", "sample", "spkit", "formant")
+DEMO_PLAN = [
+    ("intro", 8, [{"percussion", "chord"}, {"percussion", "chord", "fx"}]),
+    ("build-up", 8, [{"chord", "melody"}, {"chord", "melody", "fx"}]),
+    ("drop", 16, [{"percussion", "bass", "melody", "voice"}] * 4),
+]
+
+
+def make_demo(out: str | Path, *, seed: int = 2) -> Path:
+    """Write the demo track (FLAC) and its ground truth beside it."""
+    import soundfile as sf
+
+    from ..io import atomic_path, write_text
+
+    audio, truth = compose(0, seed=seed, split="test", genre="house", plan=DEMO_PLAN, kinds=DEMO_KINDS)
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        sf.write(str(tmp), audio[:, 0], OUT_SR, format="FLAC", subtype="PCM_16")
+    write_text(out.with_suffix(".truth.json"), json.dumps(truth, indent=1))
     return out

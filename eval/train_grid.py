@@ -1,0 +1,98 @@
+"""Fit the beat-grid reading scorer of ``iram/beats.py`` and write ``iram/weights/grid.json``.
+
+Trackers confuse a beat grid with its off-beats, with twice or half the tempo and
+with the wrong beat of the bar. ``beats.candidates`` lists those readings; a linear
+score over ``beats.features`` picks one. The weights are fitted here as a pairwise
+logistic regression (the true reading against each wrong one of the same track) on
+composed tracks from the *training* sources, and checked on tracks from the
+*validation* sources; the benchmark's test tracks are never used.
+
+    iram data tracks --n 200 --split train --seed 11 --out work/gridtrain
+    python eval/train_grid.py --train work/gridtrain --valid work/tune work/tune2 --out iram/weights/grid.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from tune_beats import cached_inputs
+
+
+def track_candidates(wav: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Features of every candidate reading of one track, and which are right."""
+    from iram import beats
+
+    truth = json.loads(wav.with_name(wav.name.replace(".wav", ".truth.json")).read_text())
+    d = cached_inputs(wav)
+    cache = wav.with_suffix(".base.npy")  # the grid before the reading is chosen (slow: DBN decoding)
+    if not cache.exists():
+        np.save(cache, beats.base_beats(d["act"], float(d["duration"]))[0])
+    base = np.load(cache)
+    cv = beats.curves(d["act"], d["low"], d["bands"])
+    beat = 60.0 / truth["tempo"]
+    feats, right = [], []
+    for b, ph in beats.candidates(base):
+        period = float(np.median(np.diff(b)))
+        err = ((b[ph] - truth["first_downbeat"]) / beat + 2) % 4 - 2  # beats off the true bar line
+        right.append(abs(period / beat - 1) < 0.02 and abs(err) < 0.15)
+        feats.append(beats.features(b, ph, cv))
+    return np.array(feats).reshape(-1, len(beats.FEATURES)), np.array(right, bool)
+
+
+def accuracy(sets, net) -> float:
+    """Share of tracks whose top-scored reading is a right one."""
+    from iram.beats import score
+
+    return float(np.mean([r[int(np.argmax(score(f, net)))] if len(f) else False for f, r in sets]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--train", nargs="+", required=True, help="folders of composed tracks from training sources")
+    ap.add_argument("--valid", nargs="+", required=True, help="folders of composed tracks from validation sources")
+    ap.add_argument("--out", default=None, help="write the weights here (e.g. iram/weights/grid.json)")
+    ap.add_argument("--hidden", type=int, default=16, help="hidden units (0: a linear scorer)")
+    ap.add_argument("--alpha", type=float, default=1e-3, help="L2 penalty")
+    args = ap.parse_args()
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+
+    from iram import beats
+
+    def load(folders):
+        return [track_candidates(w) for f in folders for w in sorted(Path(f).glob("track_*.wav"))]
+
+    tr, va = load(args.train), load(args.valid)
+    x = np.concatenate([f for f, _ in tr])
+    y = np.concatenate([r for _, r in tr])
+    low, high = np.percentile(x, [1, 99], axis=0)
+    x = np.clip(x, low, high)
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+    z = (x - mean) / scale
+    if args.hidden:
+        clf = MLPClassifier((args.hidden,), alpha=args.alpha, max_iter=3000, random_state=0).fit(z, y)
+        layers = [(w.tolist(), b.tolist()) for w, b in zip(clf.coefs_, clf.intercepts_)]
+    else:
+        clf = LogisticRegression(C=1 / args.alpha, max_iter=5000).fit(z, y)
+        layers = [(clf.coef_.T.tolist(), clf.intercept_.tolist())]
+    net = {"features": list(beats.FEATURES), "low": low.tolist(), "high": high.tolist(), "mean": mean.tolist(),
+           "scale": scale.tolist(), "layers": layers}
+    report = {
+        "train_tracks": len(tr), "valid_tracks": len(va),
+        "train_reachable": float(np.mean([r.any() for _, r in tr])), "valid_reachable": float(np.mean([r.any() for _, r in va])),
+        "train_accuracy": accuracy(tr, net), "valid_accuracy": accuracy(va, net),
+    }
+    print(json.dumps(report, indent=1))
+    if args.out:
+        from iram.io import write_text
+
+        write_text(args.out, json.dumps({
+            **net, "fitted_by": "eval/train_grid.py", "train": [str(f) for f in args.train],
+            "valid": [str(f) for f in args.valid], "hidden": args.hidden, "alpha": args.alpha, "report": report}))
+
+
+if __name__ == "__main__":
+    main()
