@@ -2,10 +2,10 @@
 
 Usage: python eval/bench_speed.py [--minutes 5] [--mix-minutes 60] [--out eval/results/speed.json]
 
-Builds a test track of --minutes by chaining composed tracks (test-split
-sources), times each stage of the analysis on it, times madmom's downbeat
+Takes a composed track (test-split sources) of --minutes, times each stage of the analysis on it, times madmom's downbeat
 tracking alone on the same file in the same run, and measures the peak memory
-(max RSS) of a whole `iram analyze` on a --mix-minutes mix in a subprocess.
+(max RSS) of a whole `iram analyze` on a --mix-minutes mix (composed tracks
+chained, so the tempo changes as in a DJ mix) in a subprocess.
 """
 from __future__ import annotations
 
@@ -34,6 +34,22 @@ def chain_tracks(minutes: float, folder: Path, seed: int = 50) -> Path:
     y = np.concatenate(parts)[: int(minutes * 60 * OUT_SR)]
     path = folder / f"chain_{minutes:g}min.flac"
     sf.write(path, y, OUT_SR)
+    return path
+
+
+def one_track(minutes: float, folder: Path, seed: int = 50) -> Path:
+    """A composed techno track (test-split sources) of ``minutes`` at one tempo, like a
+    single released track (a chain of tracks, below, is a DJ mix instead)."""
+    from iram.data.tracks import OUT_SR, compose
+
+    cycle = [("intro", {"percussion", "fx"}), ("build-up", {"chord", "melody", "fx"}),
+             ("drop", {"percussion", "bass", "melody", "voice"}), ("breakdown", {"chord", "voice"})]
+    plan = [(label, 16, [roles] * 4) for label, roles in cycle * int(minutes * 2)]  # 16 bars at ~128 BPM: 30 s
+    audio, _ = compose(0, seed=seed, genre="techno", plan=plan)
+    if len(audio) < minutes * 60 * OUT_SR:
+        raise SystemExit(f"the composed track is shorter than {minutes} minutes")
+    path = folder / f"track_{minutes:g}min.flac"
+    sf.write(path, audio[: int(minutes * 60 * OUT_SR)], OUT_SR)
     return path
 
 
@@ -100,7 +116,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
-        track = chain_tracks(args.minutes, d)
+        track = one_track(args.minutes, d)
         st = stages(track)
         mm = madmom_alone(track)
         wall, _ = whole(track, d)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,10 +113,16 @@ def analyze_with_audio(path: str | Path, *, model=None, device: str = "auto", mo
     y16 = au.at(MODEL_SR)
     if len(y16) < rm.window * MODEL_SR:
         raise AudioError(f"{path}: only {au.duration:.2f} s of audio, shorter than the model's {rm.window:g} s window; nothing to analyse")
-    bt = beats_mod.track(au.at(BEAT_SR), sr=BEAT_SR, signal16k=y16)
-    del au
     duration = len(y16) / MODEL_SR
-    z, fps = frame_features(rm, y16, device=dev)
+    # madmom's RNN mostly keeps one core busy: the spectral curves and the role model's
+    # frame features run beside it on the other
+    with ThreadPoolExecutor(1) as pool:
+        act = pool.submit(beats_mod.activations, au.at(BEAT_SR), BEAT_SR)
+        low, bands = beats_mod.spectral_curves(y16)
+        z, fps = frame_features(rm, y16, device=dev)
+        act = act.result()
+    del au
+    bt = beats_mod.from_activations(act, duration, low, bands)
     grid = bar_grid(bt.downbeats, duration)
     offset = 0
     if len(grid) >= 2 * BARS:
