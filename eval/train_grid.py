@@ -2,13 +2,13 @@
 
 Trackers confuse a beat grid with its off-beats, with twice or half the tempo and
 with the wrong beat of the bar. ``beats.candidates`` lists those readings; a linear
-score over ``beats.features`` picks one. The weights are fitted here as a pairwise
-logistic regression (the true reading against each wrong one of the same track) on
-composed tracks from the *training* sources, and checked on tracks from the
+score over ``beats.features`` picks one. The weights are fitted here with a softmax
+over each track's readings (the right ones as the target) on composed tracks from the *training* sources, and checked on tracks from the
 *validation* sources; the benchmark's test tracks are never used.
 
     iram data tracks --n 200 --split train --seed 11 --out work/gridtrain
-    python eval/train_grid.py --train work/gridtrain --valid work/tune work/tune2 --out iram/weights/grid.json
+    iram data tracks --n 200 --split train --seed 12 --out work/gridtrain2
+    python eval/train_grid.py --train work/gridtrain work/gridtrain2 --valid work/tune work/tune2 --out iram/weights/grid.json
 """
 from __future__ import annotations
 
@@ -49,16 +49,34 @@ def accuracy(sets, net) -> float:
     return float(np.mean([r[int(np.argmax(score(f, net)))] if len(f) else False for f, r in sets]))
 
 
+def fit(sets, low, high, mean, scale, alpha: float) -> np.ndarray:
+    """Linear weights trained as a softmax over each track's readings, the right ones
+    being the target: the decision made at run time is exactly that argmax."""
+    import torch
+
+    data = [(torch.tensor((np.clip(f, low, high) - mean) / scale, dtype=torch.float64), torch.tensor(r))
+            for f, r in sets if r.any()]
+    w = torch.zeros(len(mean), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w], max_iter=500, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = sum(torch.logsumexp(x @ w, 0) - torch.logsumexp((x @ w)[r], 0) for x, r in data) / len(data)
+        loss = loss + alpha * (w ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return w.detach().numpy()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--train", nargs="+", required=True, help="folders of composed tracks from training sources")
     ap.add_argument("--valid", nargs="+", required=True, help="folders of composed tracks from validation sources")
     ap.add_argument("--out", default=None, help="write the weights here (e.g. iram/weights/grid.json)")
-    ap.add_argument("--hidden", type=int, default=16, help="hidden units (0: a linear scorer)")
-    ap.add_argument("--alpha", type=float, default=1e-3, help="L2 penalty")
+    ap.add_argument("--alpha", type=float, default=1e-3, help="L2 penalty on the standardised weights")
     args = ap.parse_args()
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.neural_network import MLPClassifier
 
     from iram import beats
 
@@ -67,31 +85,26 @@ def main() -> None:
 
     tr, va = load(args.train), load(args.valid)
     x = np.concatenate([f for f, _ in tr])
-    y = np.concatenate([r for _, r in tr])
     low, high = np.percentile(x, [1, 99], axis=0)
     x = np.clip(x, low, high)
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
-    z = (x - mean) / scale
-    if args.hidden:
-        clf = MLPClassifier((args.hidden,), alpha=args.alpha, max_iter=3000, random_state=0).fit(z, y)
-        layers = [(w.tolist(), b.tolist()) for w, b in zip(clf.coefs_, clf.intercepts_)]
-    else:
-        clf = LogisticRegression(C=1 / args.alpha, max_iter=5000).fit(z, y)
-        layers = [(clf.coef_.T.tolist(), clf.intercept_.tolist())]
+    w = fit(tr, low, high, mean, scale, args.alpha)
     net = {"features": list(beats.FEATURES), "low": low.tolist(), "high": high.tolist(), "mean": mean.tolist(),
-           "scale": scale.tolist(), "layers": layers}
+           "scale": scale.tolist(), "weights": w.tolist()}
     report = {
         "train_tracks": len(tr), "valid_tracks": len(va),
         "train_reachable": float(np.mean([r.any() for _, r in tr])), "valid_reachable": float(np.mean([r.any() for _, r in va])),
         "train_accuracy": accuracy(tr, net), "valid_accuracy": accuracy(va, net),
     }
+    for k, v in zip(beats.FEATURES, w):
+        print(f"{k:>18s} {v:+.3f}")
     print(json.dumps(report, indent=1))
     if args.out:
         from iram.io import write_text
 
         write_text(args.out, json.dumps({
             **net, "fitted_by": "eval/train_grid.py", "train": [str(f) for f in args.train],
-            "valid": [str(f) for f in args.valid], "hidden": args.hidden, "alpha": args.alpha, "report": report}))
+            "valid": [str(f) for f in args.valid], "alpha": args.alpha, "report": report}, indent=1))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ reading chosen for electronic music.
    half the tempo, and the downbeat with another beat of the bar. Every such
    reading (``candidates``) is described by a few numbers (``features``: tempo;
    kick, snare, hat onsets and madmom's activations on and off its beats and
-   downbeats; arrangement changes on its bar lines), and a small network fitted
+   downbeats; arrangement changes on its bar lines), and a linear scorer fitted
    on composed tracks from the training sources (``eval/train_grid.py``,
    bundled as ``weights/grid.json``) picks the most likely.
 
@@ -211,17 +211,11 @@ def scorer() -> dict:
 
 
 def score(x: np.ndarray, net: dict) -> np.ndarray:
-    """A small multi-layer perceptron (ReLU) over standardised features: (n, features) -> (n,).
-    Features are first clipped to the range seen in fitting, so unusual audio cannot
-    push the network into places it never learned."""
+    """Linear scores of readings' features, (n, features) -> (n,). Features are first
+    clipped to the range seen in fitting, so unusual audio cannot push a score far
+    outside what was learned, then standardised."""
     x = np.clip(np.atleast_2d(x), np.asarray(net["low"]), np.asarray(net["high"]))
-    h = (x - np.asarray(net["mean"])) / np.asarray(net["scale"])
-    layers = net["layers"]
-    for i, (w, b) in enumerate(layers):
-        h = h @ np.asarray(w) + np.asarray(b)
-        if i < len(layers) - 1:
-            h = np.maximum(h, 0)
-    return h[:, 0]
+    return ((x - np.asarray(net["mean"])) / np.asarray(net["scale"])) @ np.asarray(net["weights"])
 
 
 def choose_reading(beats: np.ndarray, cv: dict[str, np.ndarray], net: dict | None = None) -> tuple[np.ndarray, int]:
