@@ -116,12 +116,14 @@ def analyze_with_audio(path: str | Path, *, model=None, device: str = "auto", mo
     duration = len(y16) / MODEL_SR
     # madmom's RNN mostly keeps one core busy: the spectral curves and the role model's
     # frame features run beside it on the other
+    y44 = audio_mod.to_int16(au.signals.pop(BEAT_SR))  # an hour at 44.1 kHz: 318 MB, not 635
+    del au
     with ThreadPoolExecutor(1) as pool:
-        act = pool.submit(beats_mod.activations, au.at(BEAT_SR), BEAT_SR)
+        act = pool.submit(beats_mod.activations, y44, BEAT_SR)
         low, bands = beats_mod.spectral_curves(y16)
         z, fps = frame_features(rm, y16, device=dev)
         act = act.result()
-    del au
+    del y44
     bt = beats_mod.from_activations(act, duration, low, bands)
     grid = bar_grid(bt.downbeats, duration)
     offset = 0
