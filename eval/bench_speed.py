@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -97,19 +96,23 @@ def madmom_alone(path: Path) -> float:
 
 
 def whole(path: Path, outdir: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of `iram analyze` in a child process."""
+    """Wall seconds and peak RSS (MB) of `iram analyze` in a child process; the child
+    reports its own peak (RUSAGE_CHILDREN would give the largest child of this run)."""
+    code = ("import resource, sys; from iram.cli import main; rc = main(sys.argv[1:]); "
+            "print('maxrss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)")
     s = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "iram", "analyze", str(path), "-o", str(outdir), "-q"], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-c", code, "analyze", str(path), "-o", str(outdir), "-q"], capture_output=True, text=True)
     wall = time.perf_counter() - s
     if r.returncode:
         raise SystemExit(r.stderr)
-    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return wall, int(r.stdout.split("maxrss_kb")[-1]) / 1024
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=5.0)
     ap.add_argument("--mix-minutes", type=float, default=60.0)
+    ap.add_argument("--repeat", type=int, default=3, help="madmom-alone and iram-analyze runs, medians reported")
     ap.add_argument("--out", default="eval/results/speed.json")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
@@ -127,10 +130,11 @@ def main() -> None:
 
         track = one_track(args.minutes, d)
         st = stages(track)
-        mm = madmom_alone(track)
-        wall, _ = whole(track, d)
-        res = {"track_minutes": args.minutes, "stages_s": st, "madmom_alone_s": mm, "iram_analyze_wall_s": wall,
-               "ratio_iram_to_madmom": wall / mm, "torch_threads": torch.get_num_threads(), **res}
+        runs = [(madmom_alone(track), whole(track, d)[0]) for _ in range(args.repeat)]  # side by side, in turns
+        mm, wall = (float(np.median(v)) for v in zip(*runs))
+        res = {"track_minutes": args.minutes, "stages_s": st, "repeats": args.repeat, "madmom_alone_s": mm,
+               "iram_analyze_wall_s": wall, "ratio_iram_to_madmom": wall / mm, "runs": runs,
+               "torch_threads": torch.get_num_threads(), **res}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=1))
     print(json.dumps(res, indent=1))

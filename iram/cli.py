@@ -131,6 +131,11 @@ def cmd_analyze(args) -> int:
         from .io import output_dir
 
         output_dir(args.outdir)
+    if not args.no_plot:  # matplotlib takes ~1 s to import: let it load on a spare core while madmom runs
+        import importlib
+        import threading
+
+        threading.Thread(target=importlib.import_module, args=("matplotlib.pyplot",), daemon=True).start()
     model = load(args.model, device=pick_device(args.device))
     failed = 0
     for f in tqdm(files, desc="analyse", unit="track", disable=args.quiet or len(files) < 2, file=sys.stderr):
