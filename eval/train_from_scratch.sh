@@ -13,11 +13,11 @@ $IRAM data loops --n 12000 --split train --out "$W/corpus/train" --seed 1 -q
 t1=$(date +%s)
 echo "corpus: $((t1 - t0)) s"
 $IRAM train --data "$W/corpus/train" --valid "$W/corpus/valid" --test "$W/corpus/test" \
-  --out "$W/hcnn.pt" --epochs 10 --steps 300 --max-minutes 45 -q
+  --out "$W/hcnn.pt" --epochs 20 --steps 300 --max-minutes 100 -q
 t2=$(date +%s)
 echo "hcnn training: $((t2 - t1)) s; corpus + hcnn: $((t2 - t0)) s"
 if [ "${ABLATION:-1}" = 1 ]; then
   $IRAM train --no-harmonic --data "$W/corpus/train" --valid "$W/corpus/valid" --test "$W/corpus/test" \
-    --out "$W/cnn-logmel.pt" --epochs 10 --steps 300 --max-minutes 45 -q
+    --out "$W/cnn-logmel.pt" --epochs 20 --steps 300 --max-minutes 100 -q
   echo "ablation training: $(( $(date +%s) - t2 )) s"
 fi
