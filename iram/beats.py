@@ -31,7 +31,7 @@ CHUNK_S = 60.0  # activations of long files are computed in overlapping chunks (
 OVERLAP_S = 5.0
 DECODE_S = 30.0  # the DBN decodes in 30 s chunks (+ overlaps): its back-pointers take frames x 14,400 states x 4 bytes
 MIN_BPM, MAX_BPM = 55.0, 215.0
-PRIOR_BPM = 128.0  # tempo features are log2(bpm / PRIOR_BPM)
+TEMPO_REF_BPM = 128.0  # the tempo feature is log2(bpm / TEMPO_REF_BPM)
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def activations(signal: np.ndarray, sr: int = SR) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def decode(act: np.ndarray, *, min_bpm: float = MIN_BPM, max_bpm: float = MAX_BPM) -> np.ndarray:
+def decode(act: np.ndarray) -> np.ndarray:
     """madmom DBN decoding in 4/4: array (n, 2) of beat time and position in bar (1..4).
 
     The Viterbi back-pointers grow with frames x states, so activations longer
@@ -81,7 +81,7 @@ def decode(act: np.ndarray, *, min_bpm: float = MIN_BPM, max_bpm: float = MAX_BP
     """
     from madmom.features.downbeats import DBNDownBeatTrackingProcessor
 
-    dbn = DBNDownBeatTrackingProcessor(beats_per_bar=[4], fps=FPS, min_bpm=min_bpm, max_bpm=max_bpm)
+    dbn = DBNDownBeatTrackingProcessor(beats_per_bar=[4], fps=FPS, min_bpm=MIN_BPM, max_bpm=MAX_BPM)
     step, ov = int(DECODE_S * FPS), int(OVERLAP_S * FPS)
     if len(act) <= step + 2 * ov:
         return dbn(act)
@@ -179,7 +179,7 @@ def features(beats: np.ndarray, first: int, cv: dict[str, np.ndarray]) -> np.nda
     def ratio(name, a, b):
         return np.log(at(name, a) / at(name, b))
 
-    t = np.log2(60.0 / float(np.median(np.diff(beats))) / PRIOR_BPM)
+    t = np.log2(60.0 / float(np.median(np.diff(beats))) / TEMPO_REF_BPM)
     mids = (beats[:-1] + beats[1:]) / 2
     pos = (np.arange(len(beats)) - first) % 4
     downs = beats[pos == 0]
@@ -218,12 +218,12 @@ def score(x: np.ndarray, net: dict) -> np.ndarray:
     return ((x - np.asarray(net["mean"])) / np.asarray(net["scale"])) @ np.asarray(net["weights"])
 
 
-def choose_reading(beats: np.ndarray, cv: dict[str, np.ndarray], net: dict | None = None) -> tuple[np.ndarray, int]:
+def choose_reading(beats: np.ndarray, cv: dict[str, np.ndarray]) -> tuple[np.ndarray, int]:
     """The reading (beats, first downbeat index) that the scorer ranks highest."""
     cands = candidates(beats)
     if not cands:
         return beats, 0
-    s = score(np.stack([features(b, ph, cv) for b, ph in cands]), net or scorer())
+    s = score(np.stack([features(b, ph, cv) for b, ph in cands]), scorer())
     return cands[int(np.argmax(s))]
 
 
@@ -306,14 +306,14 @@ def _fill(period: float, anchor: float, duration: float) -> np.ndarray:
 
 
 def from_activations(act: np.ndarray, duration: float, low: np.ndarray | None = None,
-                     bands: np.ndarray | None = None, net: dict | None = None) -> Beats:
+                     bands: np.ndarray | None = None) -> Beats:
     """The decoding and corrections of :func:`track`, from saved activations."""
     beats, fixed, dec = base_beats(act, duration)
     if len(beats) < 8:  # too few beats to choose a reading: keep what the tracker found
         downs = dec[dec[:, 1] == 1, 0] if dec is not None and len(dec) else beats[:1]
         bpm = 60.0 / float(np.median(np.diff(beats))) if len(beats) > 1 else 0.0
         return Beats(beats, downs, bpm, False, act)
-    beats, first = choose_reading(beats, curves(act, low, bands), net)
+    beats, first = choose_reading(beats, curves(act, low, bands))
     period = float(np.median(np.diff(beats)))
     down = beats[first]
     if fixed:

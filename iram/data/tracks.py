@@ -128,16 +128,23 @@ def compose(index: int, *, seed: int = 0, split: str = "test", genre: str | None
     return stereo, truth
 
 
-def _one(args):
+def save_track(audio: np.ndarray, truth: dict, path: Path) -> Path:
+    """Write a composed track (16-bit, format from the suffix) and NAME.truth.json beside it."""
     import soundfile as sf
 
     from ..io import atomic_path, write_text
 
+    fmt = {".wav": "WAV", ".flac": "FLAC"}[path.suffix.lower()]
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), audio, OUT_SR, subtype="PCM_16", format=fmt)
+    write_text(path.with_suffix(".truth.json"), json.dumps(truth, indent=1))
+    return path
+
+
+def _one(args):
     index, seed, split, out = args
     audio, truth = compose(index, seed=seed, split=split)
-    with atomic_path(Path(out) / f"track_{index:03d}.wav") as tmp:
-        sf.write(str(tmp), audio, OUT_SR, subtype="PCM_16", format="WAV")
-    write_text(Path(out) / f"track_{index:03d}.truth.json", json.dumps(truth, indent=1))
+    save_track(audio, truth, Path(out) / f"track_{index:03d}.wav")
     return index
 
 
@@ -170,14 +177,6 @@ DEMO_PLAN = [
 
 
 def make_demo(out: str | Path, *, seed: int = 2) -> Path:
-    """Write the demo track (FLAC) and its ground truth beside it."""
-    import soundfile as sf
-
-    from ..io import atomic_path, write_text
-
+    """Write the demo track (mono FLAC) and its ground truth beside it."""
     audio, truth = compose(0, seed=seed, split="test", genre="house", plan=DEMO_PLAN, kinds=DEMO_KINDS)
-    out = Path(out)
-    with atomic_path(out) as tmp:
-        sf.write(str(tmp), audio[:, 0], OUT_SR, format="FLAC", subtype="PCM_16")
-    write_text(out.with_suffix(".truth.json"), json.dumps(truth, indent=1))
-    return out
+    return save_track(audio[:, 0], truth, Path(out))
