@@ -122,7 +122,9 @@ def spectral_curves(signal16k: np.ndarray, sr: int = 16000) -> tuple[np.ndarray,
 def curves(act: np.ndarray, low: np.ndarray | None, bands: np.ndarray | None) -> dict[str, np.ndarray]:
     """The evidence a beat-grid reading is judged on, each at FPS and max-smoothed
     over +-2 frames: madmom's beat and downbeat activations; onsets in the low
-    (kick, bass), mid (snare, clap) and high (hats) bands; arrangement novelty."""
+    (kick, bass), mid (snare, clap) and high (hats) bands; arrangement novelty. And
+    ``changes``: the times (s) of the strongest arrangement changes, novelty peaks at
+    least 4 s apart above its 98th percentile."""
     n = len(act)
     out = {"beat": act[:, 0], "downbeat": act[:, 1]}
     if bands is not None and low is not None and len(bands) >= n and len(low) >= n:
@@ -138,7 +140,13 @@ def curves(act: np.ndarray, low: np.ndarray | None, bands: np.ndarray | None) ->
         before = (c[i] - c[a]) / np.maximum(1, i - a)[:, None]
         after = (c[b] - c[i]) / np.maximum(1, b - i)[:, None]
         out["novelty"] = np.abs(after - before).sum(axis=1) * (i > 0) * (i < n - 1)
-    return {k: _smooth_max(v) for k, v in out.items()}
+    out = {k: _smooth_max(v) for k, v in out.items()}
+    if "novelty" in out:
+        from scipy.signal import find_peaks
+
+        peaks, _ = find_peaks(out["novelty"], height=np.percentile(out["novelty"], 98), distance=4 * FPS)
+        out["changes"] = peaks / FPS
+    return out
 
 
 def _double(beats: np.ndarray) -> np.ndarray:
@@ -160,7 +168,7 @@ def readings(beats: np.ndarray) -> list[np.ndarray]:
 
 FEATURES = ("log2_tempo", "log2_tempo_sq", "beat_on", "low_on", "mid_on", "high_on",
             "downbeat_down", "low_down", "novelty_down", "mid_backbeat", "mid_three",
-            "downbeat_three", "downbeat_alternate", "low_alternate")
+            "downbeat_three", "downbeat_alternate", "low_alternate", "changes_on_downbeats")
 
 
 def features(beats: np.ndarray, first: int, cv: dict[str, np.ndarray]) -> np.ndarray:
@@ -168,7 +176,8 @@ def features(beats: np.ndarray, first: int, cv: dict[str, np.ndarray]) -> np.nda
     Each (but tempo) is a log ratio of a curve at two sets of times, e.g. on the beats
     against half-way between them, on the downbeats against all beats, on the third
     beat against the first, or on every other downbeat against the rest (a reading at
-    twice the tempo has bars whose downbeats alternate strong and weak)."""
+    twice the tempo has bars whose downbeats alternate strong and weak); and the share
+    of the strongest arrangement changes that land on its downbeats."""
     def at(name, times):
         c = cv.get(name)
         if c is None or len(times) == 0:
@@ -190,7 +199,16 @@ def features(beats: np.ndarray, first: int, cv: dict[str, np.ndarray]) -> np.nda
         ratio("mid", beats[pos % 2 == 1], beats[pos % 2 == 0]), ratio("mid", beats[pos == 2], downs),
         ratio("downbeat", beats[pos == 2], downs),
         abs(ratio("downbeat", downs[0::2], downs[1::2])), abs(ratio("low", downs[0::2], downs[1::2])),
+        _share_near(cv.get("changes"), downs),
     ])
+
+
+def _share_near(times: np.ndarray | None, grid: np.ndarray, tol: float = 0.06) -> float:
+    """The share of ``times`` within ``tol`` s of a ``grid`` time (0.5 when there are none)."""
+    if times is None or len(times) == 0 or len(grid) == 0:
+        return 0.5
+    gap = np.abs(np.asarray(times)[:, None] - np.asarray(grid)[None, :]).min(axis=1)
+    return float(np.mean(gap < tol))
 
 
 def candidates(beats: np.ndarray) -> list[tuple[np.ndarray, int]]:

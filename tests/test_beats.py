@@ -70,3 +70,16 @@ def test_shipped_scorer_matches_its_features():
     net = beats.scorer()
     assert tuple(net["features"]) == beats.FEATURES
     assert beats.score(np.zeros((3, len(beats.FEATURES))), net).shape == (3,)
+
+
+def test_arrangement_changes_land_on_the_true_downbeats_only():
+    fps = beats.FPS
+    n = 64 * fps
+    bands = np.zeros((n, len(beats.BAND_EDGES) - 1))
+    for k, t in enumerate((16.0, 32.0, 48.0)):  # a new part enters every 8 bars of 120 BPM
+        bands[int(t * fps):, 2 * k:2 * k + 4] += 3.0
+    cv = beats.curves(np.zeros((n, 2)), np.zeros(n), bands)
+    assert np.allclose(cv["changes"], [16.0, 32.0, 48.0], atol=0.03)
+    grid = 0.5 * np.arange(128)
+    at = {ph: dict(zip(beats.FEATURES, beats.features(grid, ph, cv)))["changes_on_downbeats"] for ph in range(4)}
+    assert at[0] == 1.0 and at[1] == at[2] == at[3] == 0.0

@@ -110,3 +110,13 @@ def test_bad_arguments(tmp_path, monkeypatch):
 
 def test_sample_base_pitch_from_name():
     assert [render.base_pitch(n) for n in ("bass_hit_c", "bass_dnb_f", "tbd_highkey_c4", "elec_bell")] == [36, 41, 60, 60]
+
+
+def test_breaks_are_stretched_over_whole_bars_of_their_own_beats():
+    # arovane_beat_e holds 24 beats (six bars at 130 BPM): at 128 BPM it must last 24 beats,
+    # not 32 (which would put its beats at 4/3 of the track's tempo)
+    src = sources.Source("percussion", "break", "arovane_beat_e")
+    y = render._break(src, _ctx(), 60 * SR, np.random.default_rng(0))
+    period = int(round(24 * 60 / 124.0 * SR))
+    assert np.allclose(y[:SR], y[period:period + SR])
+    assert sources.BREAKS.keys() == {s.ref for s in sources.catalogue() if s.kind == "break"}

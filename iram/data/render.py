@@ -10,7 +10,7 @@ import numpy as np
 from . import patterns as pt
 from . import synth
 from .patterns import Context, Note
-from .sources import SP_KITS, Source, hydrogen_kit, samples_dir, soundfont_path
+from .sources import BREAKS, SP_KITS, Source, hydrogen_kit, samples_dir, soundfont_path
 
 SR = 16000
 GM_DRUM_NOTES = {pt.KICK: (36, 35), pt.SNARE: (38, 40), pt.CLAP: (39,), pt.HAT: (42, 44), pt.OPEN: (46,),
@@ -170,9 +170,11 @@ def _drums_from_samples(kit: dict[int, list[np.ndarray]], notes: list[Note], ctx
 def _break(src: Source, ctx: Context, n: int, rng: np.random.Generator) -> np.ndarray:
     x = sonic_pi(src.ref)
     dur = len(x) / SR
-    # how many bars the break holds: the count that puts its tempo nearest ours
-    bars = min((1, 2, 4, 8), key=lambda b: abs(np.log(240 * b / dur / ctx.bpm)))
-    target = int(round(bars * 4 * 60 / ctx.bpm * SR))
+    # stretched over whole bars so that its beats land on ours (or on every other one, or
+    # twice as often): of its beat count times 2**k, the whole bars whose tempo is nearest ours
+    counts = [c for c in BREAKS[src.ref] * 2.0 ** np.arange(-3, 5) if c % 4 == 0 and 4 <= c <= 32]
+    beats = min(counts, key=lambda b: abs(np.log(60 * b / dur / ctx.bpm)))
+    target = int(round(beats * 60 / ctx.bpm * SR))
     y = np.interp(np.linspace(0, len(x) - 1, target), np.arange(len(x)), x)
     reps = int(np.ceil(n / len(y)))
     return np.tile(y, reps)[:n]

@@ -157,9 +157,13 @@ SAMPLE_GROUPS = {
     "melody": ["elec_bell", "elec_chime", "tbd_highkey_c4", "elec_ping", "perc_bell", "elec_twang", "elec_blup"],
     "voice": ["ambi_choir", "tbd_voctone", "bass_voxy_c", "mehackit_robot1", "mehackit_robot3", "glitch_robot1", "glitch_robot2"],
 }
-BREAKS = ["loop_amen", "loop_amen_full", "loop_breakbeat", "loop_compus", "loop_industrial", "loop_mika", "loop_safari",
-          "loop_tabla", "loop_perc1", "loop_perc2", "loop_mehackit1", "loop_mehackit2", "loop_garzul", "arovane_beat_a",
-          "arovane_beat_b", "arovane_beat_c", "arovane_beat_d", "arovane_beat_e"]
+BREAKS = {  # Sonic Pi's loops and the beats each holds (madmom's beat tracker on the loop repeated: eval/break_beats.py)
+    "loop_amen": 4, "loop_amen_full": 16, "loop_breakbeat": 4, "loop_compus": 16, "loop_industrial": 2, "loop_mika": 16,
+    "loop_safari": 16, "loop_tabla": 32, "loop_perc1": 4, "loop_perc2": 4, "loop_mehackit1": 8, "loop_mehackit2": 4,
+    "loop_garzul": 16, "arovane_beat_a": 32, "arovane_beat_b": 32, "arovane_beat_c": 16,
+    "arovane_beat_d": 24,  # madmom hears 12 beats at 65 BPM: the half of arovane_beat_e's 130
+    "arovane_beat_e": 24,
+}
 SP_KITS = {  # drum kits assembled from Sonic Pi one-shots
     "sp_808": {"kick": ["bd_808", "bd_boom"], "snare": ["sn_dub", "elec_snare"], "clap": ["perc_snap"], "hat": ["hat_cab", "hat_snap"], "open": ["drum_cymbal_open"]},
     "sp_haus": {"kick": ["bd_haus", "bd_klub"], "snare": ["sn_generic"], "clap": ["perc_snap2"], "hat": ["hat_bdu", "hat_gem"], "open": ["hat_psych"]},
