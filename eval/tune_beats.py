@@ -56,7 +56,7 @@ def main() -> None:
     wavs = sorted(w for f in args.folders for w in Path(f).glob("track_*.wav"))
     for w in wavs:
         truth = json.loads(w.with_name(w.name.replace(".wav", ".truth.json")).read_text())
-        if set(truth["sources"].values()) & _test_sources():
+        if set(truth["sources"].values()) & held_out_sources():
             raise SystemExit(f"{w}: made from test-split sources; tune only on --split valid tracks")
     df = pd.DataFrame([score_track(w) for w in wavs])
     df["track"] = [f"{w.parent.name}/{w.stem}" for w in wavs]
@@ -66,7 +66,8 @@ def main() -> None:
           f"downbeat F {df.downbeat_f.mean():.3f}")
 
 
-def _test_sources() -> set[str]:
+def held_out_sources() -> set[str]:
+    """Ids of the test-split sources: no tuning may use tracks made from them."""
     from iram.data.sources import split_of
 
     return {sid for sid, split in split_of().items() if split == "test"}

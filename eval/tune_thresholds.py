@@ -7,11 +7,13 @@ loop threshold. This picks, per role, the threshold with the best F1 on the
 4-bar segments of validation-source composed tracks.
 
 Usage: python eval/tune_thresholds.py --model iram/weights/hcnn.pt --out iram/weights/hcnn.pt
-       [--tracks work/tune]   (made with: iram data tracks --n 12 --split valid --seed 100 --out work/tune)
+       [--tracks work/tune work/tune2]   (made with: iram data tracks --n 12 --split valid --seed 100 --out work/tune;
+                                         iram data tracks --n 30 --split valid --seed 101 --out work/tune2)
 """
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -25,20 +27,24 @@ def main() -> None:
     from iram.evaluate import best_thresholds, classification_scores
     from iram.io import atomic_path
     from iram.model import load
+    from tune_beats import held_out_sources
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None)
-    ap.add_argument("--tracks", default="work/tune")
+    ap.add_argument("--tracks", nargs="+", default=["work/tune"])
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    tracks = Path(args.tracks)
-    if not list(tracks.glob("*.truth.json")):
+    folders = [Path(f) for f in args.tracks]
+    if not list(folders[0].glob("*.truth.json")):
         from iram.data.tracks import make_tracks
 
-        make_tracks(n=12, out=tracks, seed=100, split="valid", progress=False)
+        make_tracks(n=12, out=folders[0], seed=100, split="valid", progress=False)
     model = load(args.model)
+    for p in (p for f in folders for p in f.glob("*.truth.json")):
+        if set(json.loads(p.read_text())["sources"].values()) & held_out_sources():
+            raise SystemExit(f"{p}: made from test-split sources; tune only on --split valid tracks")
     ys, ps = [], []
-    for t in load_set("composed", tracks):
+    for t in (t for f in folders for t in load_set("composed", f)):
         a = analyze(t.audio, model=model)
         ys.append(t.roles)
         ps.append(align(t.intervals, np.array([[s.start, s.end] for s in a.segments]), a.iram))
@@ -51,7 +57,7 @@ def main() -> None:
     ckpt = torch.load(model.path, map_location="cpu", weights_only=True)
     ckpt["training"]["loop_thresholds"] = list(ckpt["thresholds"])
     ckpt["thresholds"] = [float(v) for v in th]
-    ckpt["training"]["thresholds"] = f"best F1 per role on {len(y)} segments of {len(ys)} composed tracks from validation sources ({tracks})"
+    ckpt["training"]["thresholds"] = f"best F1 per role on {len(y)} segments of {len(ys)} composed tracks from validation sources ({', '.join(map(str, folders))})"
     with atomic_path(args.out) as tmp:
         torch.save(ckpt, tmp)
 
