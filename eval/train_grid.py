@@ -22,14 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from tune_beats import cached_inputs
+from tune_beats import cached_inputs, truth_of
 
 
 def track_candidates(wav: Path) -> tuple[np.ndarray, np.ndarray, str]:
     """Features of every candidate reading of one track, which are right, and its drum source."""
     from iram import beats
 
-    truth = json.loads(wav.with_name(wav.name.replace(".wav", ".truth.json")).read_text())
+    truth = truth_of(wav)
     d = cached_inputs(wav)
     cache = wav.with_suffix(".base.npy")  # the grid before the reading is chosen (slow: DBN decoding)
     if not cache.exists():

@@ -31,10 +31,15 @@ def cached_inputs(wav: Path) -> dict:
     return {k: d[k] for k in d.files}
 
 
+def truth_of(wav: Path) -> dict:
+    """The ground truth saved beside a composed track."""
+    return json.loads(wav.with_name(wav.name.replace(".wav", ".truth.json")).read_text())
+
+
 def score_track(wav: Path) -> dict:
     from iram import beats
 
-    truth = json.loads(wav.with_name(wav.name.replace(".wav", ".truth.json")).read_text())
+    truth = truth_of(wav)
     d = cached_inputs(wav)
     b = beats.from_activations(d["act"], float(d["duration"]), d["low"], d["bands"])
     ref_b, ref_d = (mir_eval.beat.trim_beats(np.array(truth[k])) for k in ("beats", "downbeats"))
@@ -53,11 +58,8 @@ def main() -> None:
     args = ap.parse_args()
     import pandas as pd
 
+    refuse_held_out(args.folders)
     wavs = sorted(w for f in args.folders for w in Path(f).glob("track_*.wav"))
-    for w in wavs:
-        truth = json.loads(w.with_name(w.name.replace(".wav", ".truth.json")).read_text())
-        if set(truth["sources"].values()) & held_out_sources():
-            raise SystemExit(f"{w}: made from test-split sources; tune only on --split valid tracks")
     df = pd.DataFrame([score_track(w) for w in wavs])
     df["track"] = [f"{w.parent.name}/{w.stem}" for w in wavs]
     pd.set_option("display.width", 200)
@@ -66,11 +68,15 @@ def main() -> None:
           f"downbeat F {df.downbeat_f.mean():.3f}")
 
 
-def held_out_sources() -> set[str]:
-    """Ids of the test-split sources: no tuning may use tracks made from them."""
+def refuse_held_out(folders) -> None:
+    """Exit if a composed track in ``folders`` was made from test-split sources: no
+    tuning may use them."""
     from iram.data.sources import split_of
 
-    return {sid for sid, split in split_of().items() if split == "test"}
+    held_out = {sid for sid, split in split_of().items() if split == "test"}
+    for p in (p for f in folders for p in Path(f).glob("*.truth.json")):
+        if set(json.loads(p.read_text())["sources"].values()) & held_out:
+            raise SystemExit(f"{p}: made from test-split sources; tune only on --split valid tracks")
 
 
 if __name__ == "__main__":
