@@ -66,7 +66,8 @@ def score_segments(model: RoleModel, z: torch.Tensor, fps: float, spans: list[tu
             for w0 in range(i0, i1 - win + 1, max(1, win // 2)):
                 batches.append(z[:, w0:w0 + win])
                 owners.append(k)
-    probs = torch.stack([torch.sigmoid(net.pool(b[None]))[0] for b in batches]).numpy()
+    dev = next(net.parameters()).device  # features come back on the CPU; the head runs where the model is
+    probs = torch.stack([torch.sigmoid(net.pool(b[None].to(dev)))[0].cpu() for b in batches]).numpy()
     owners = np.array(owners)
     out = np.zeros((probs.shape[1], len(spans)), np.float32)
     for k in range(len(spans)):

@@ -49,6 +49,10 @@ def get_parser() -> argparse.ArgumentParser:
     t.add_argument("--test", help="test dataset folder: metrics stored in the checkpoint")
     t.add_argument("--out", required=True, help="checkpoint path to write")
     t.add_argument("--no-harmonic", action="store_true", help="ablation: log-mel front-end instead of harmonic filters")
+    t.add_argument("--tracks", action="append", help="folder of annotated tracks (NAME.wav + NAME.truth.json) whose 4-bar segments are trained on too (repeatable)")
+    t.add_argument("--valid-tracks", action="append", help="folder of annotated validation tracks: early stopping also counts their segments (repeatable)")
+    t.add_argument("--init", help="start from this checkpoint's weights and configuration (fine-tuning)")
+    t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--steps", type=int, default=300, help="batches per epoch")
     t.add_argument("--max-minutes", type=float, default=40.0)
@@ -185,11 +189,11 @@ def cmd_train(args) -> int:
     from .model import ModelConfig
     from .train import TrainConfig, train
 
-    cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps, max_minutes=args.max_minutes, seed=args.seed)
+    cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps, max_minutes=args.max_minutes, seed=args.seed,
+                      lr=args.lr)
     mcfg = ModelConfig(front=FrontEndConfig(harmonic=not args.no_harmonic))
-    name = "cnn-logmel" if args.no_harmonic else "hcnn"
     r = train(args.data, args.valid, args.out, model_cfg=mcfg, cfg=cfg, device=args.device, test_dir=args.test,
-              name=name, progress=not args.quiet)
+              tracks=args.tracks, valid_tracks=args.valid_tracks, init=args.init, progress=not args.quiet)
     m = r["metrics"].get("test", r["metrics"]["valid"])["macro"]
     print(f"{args.out}: macro ROC-AUC {m['roc_auc']:.4f}, PR-AUC {m['pr_auc']:.4f}, F1 {m['f1']:.4f} "
           f"({'test' if 'test' in r['metrics'] else 'valid'}), {r['training']['minutes']:.1f} min")

@@ -3,6 +3,13 @@
 Label-balanced sampling, random crops, on-the-fly mixing of two examples
 (labels OR-ed) and gain augmentation; early stopping on the validation
 split's macro ROC-AUC; per-role thresholds chosen on validation for best F1.
+
+Annotated tracks (``--tracks``: audio beside a ``.truth.json``, as ``iram data
+tracks`` writes them) add a second kind of example: the 4-bar segments of full
+arrangements, scored the way ``iram analyze`` scores them (all frames of the
+segment pooled, edges left out). Each step then takes one batch of loops and
+one of segments. With ``--valid-tracks`` the early-stopping score is the mean
+of the loop and the segment macro ROC-AUC. ``--init`` starts from a checkpoint.
 """
 from __future__ import annotations
 
@@ -18,7 +25,8 @@ from . import __version__
 from .data.dataset import Dataset, load_dataset
 from .errors import DataError
 from .evaluate import best_thresholds, classification_scores
-from .model import ModelConfig, RoleCNN, pick_device, save
+from .model import ModelConfig, RoleCNN, load, pick_device, save
+from .roles import ROLES
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,8 @@ class TrainConfig:
     mix_prob: float = 0.5
     max_minutes: float = 40.0
     seed: int = 0
+    segment_batch: int = 16  # segments per step when training on tracks
+    segment_seconds: float = 8.0  # longest crop of a segment
 
 
 def crop(x: np.ndarray, n: int, rng: np.random.Generator | None) -> np.ndarray:
@@ -63,6 +73,74 @@ def balanced_weights(labels: np.ndarray) -> np.ndarray:
     return w / w.sum()
 
 
+@dataclass
+class Segments:
+    """The labelled 4-bar segments of annotated tracks.
+
+    ``audio`` holds each track (mono int16 at the model's rate); ``spans`` (n, 4)
+    gives each segment's track, its number in the track and the samples it keeps
+    once its edges are left out; ``labels`` is (n, 6); ``intervals`` the tracks'
+    segment times (seconds).
+    """
+
+    audio: list[np.ndarray]
+    spans: np.ndarray
+    labels: np.ndarray
+    intervals: list[np.ndarray]
+
+
+def load_segments(folders: list[str | Path], sample_rate: int, *, progress: bool = False) -> Segments:
+    from tqdm import tqdm
+
+    from .activations import EDGE_S
+    from .annotations import load_set
+    from .audio import load as load_audio
+
+    truths = [t for f in folders for t in load_set("custom", f)]
+    audio, spans, labels, intervals = [], [], [], []
+    for t in tqdm(truths, desc="reading tracks", disable=not progress, unit="track"):
+        if t.audio is None:
+            raise DataError(f"{t.name}: no audio beside its .truth.json; put NAME.wav (or .flac) next to NAME.truth.json")
+        y = load_audio(t.audio, rates=(sample_rate,)).at(sample_rate)
+        k = len(audio)
+        audio.append(np.clip(y * 32768, -32768, 32767).astype(np.int16))
+        intervals.append(np.asarray(t.intervals, dtype=float))
+        for j, ((s, e), lab) in enumerate(zip(t.intervals, t.roles.T)):
+            a, b = int((s + EDGE_S) * sample_rate), min(len(y), int((e - EDGE_S) * sample_rate))
+            if b - a >= 3 * sample_rate and not np.isnan(lab).any():
+                spans.append((k, j, a, b))
+                labels.append(lab)
+    if not spans:
+        raise DataError(f"{', '.join(map(str, folders))}: no annotated segment of 4.5 s or more; make tracks with 'iram data tracks'")
+    return Segments(audio, np.array(spans), np.array(labels, dtype=np.float32), intervals)
+
+
+def segment_batch(seg: Segments, idx: np.ndarray, rng: np.random.Generator, max_seconds: float, sample_rate: int):
+    """Crops of one length (the shortest segment's, at most ``max_seconds``), with gain augmentation."""
+    n = min(int(max_seconds * sample_rate), int((seg.spans[idx, 3] - seg.spans[idx, 2]).min()))
+    xs = []
+    for k, _, a, b in seg.spans[idx]:
+        s = int(rng.integers(a, b - n + 1))
+        xs.append(seg.audio[k][s:s + n].astype(np.float32) / 32768.0 * 10 ** (rng.uniform(-9, 3) / 20))
+    return torch.tensor(np.stack(xs)), torch.tensor(seg.labels[idx])
+
+
+@torch.inference_mode()
+def predict_segments(net: RoleCNN, seg: Segments, *, device: str = "cpu") -> np.ndarray:
+    """Probabilities (n_segments, 6) for every annotated segment, scored as ``iram analyze`` scores them."""
+    from .activations import frame_features, score_segments
+    from .model import RoleModel
+
+    net.eval()
+    model = RoleModel(net=net, roles=ROLES, thresholds=(0.5,) * len(ROLES), name="", version="", training={},
+                      metrics={}, path="")
+    out = []
+    for y, iv in zip(seg.audio, seg.intervals):
+        z, fps = frame_features(model, y.astype(np.float32) / 32768.0, device=device)
+        out.append(score_segments(model, z, fps, [tuple(v) for v in iv]))
+    return np.stack([out[k][:, j] for k, j in seg.spans[:, :2]])
+
+
 @torch.inference_mode()
 def predict_clips(net: RoleCNN, ds: Dataset, *, device: str = "cpu", batch: int = 64) -> np.ndarray:
     """Probabilities (n, 6) for the first window of each clip (tiled if shorter)."""
@@ -77,14 +155,23 @@ def predict_clips(net: RoleCNN, ds: Dataset, *, device: str = "cpu", batch: int 
 
 def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, *, model_cfg: ModelConfig | None = None,
           cfg: TrainConfig = TrainConfig(), device: str = "auto", test_dir: str | Path | None = None,
-          name: str = "hcnn", progress: bool = True, log=print) -> dict:
-    """Train, keep the best epoch by validation macro ROC-AUC, save the checkpoint to ``out``."""
+          tracks: list[str | Path] | None = None, valid_tracks: list[str | Path] | None = None,
+          init: str | Path | None = None, name: str | None = None, progress: bool = True, log=print) -> dict:
+    """Train, keep the best epoch by validation macro ROC-AUC, save the checkpoint to ``out``.
+
+    ``init`` starts from a checkpoint's weights (its configuration replaces ``model_cfg``);
+    ``tracks`` / ``valid_tracks`` are folders of annotated tracks (see the module docstring).
+    ``name`` defaults to hcnn or cnn-logmel, after the front-end.
+    """
     from tqdm import tqdm
 
     device = pick_device(device)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    model_cfg = model_cfg or ModelConfig()
+    net = load(init).net if init else RoleCNN(model_cfg or ModelConfig())
+    net = net.to(device)
+    model_cfg = net.cfg
+    name = name or ("hcnn" if model_cfg.front.harmonic else "cnn-logmel")
     sr = model_cfg.front.sample_rate
     sets = [load_dataset(d, sample_rate=sr, progress=progress) for d in train_dirs]
     tr = Dataset(sets[0].root, sum((s.files for s in sets), []), sum((s.audio for s in sets), []),
@@ -92,14 +179,30 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
     va = load_dataset(valid_dir, sample_rate=sr, progress=progress)
     if len(tr.files) < 2 or len(va.files) < 2:
         raise DataError("training needs at least two training and two validation clips")
+    seg = load_segments(tracks, sr, progress=progress) if tracks else None
+    seg_va = load_segments(valid_tracks, sr, progress=progress) if valid_tracks else None
     weights = balanced_weights(tr.labels)
-    net = RoleCNN(model_cfg).to(device)
+    seg_weights = balanced_weights(seg.labels) if seg else None
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
     loss_fn = nn.BCEWithLogitsLoss()
     n = int(model_cfg.window * sr)
+
+    def validate() -> dict:
+        scores = {"valid_roc_auc": classification_scores(va.labels, predict_clips(net, va, device=device))["macro"]["roc_auc"]}
+        if seg_va:
+            p = predict_segments(net, seg_va, device=device)
+            scores["valid_segments_roc_auc"] = classification_scores(seg_va.labels, p)["macro"]["roc_auc"]
+        scores["score"] = float(np.mean(list(scores.values())))
+        return scores
+
     best, best_state, bad, history = -1.0, None, 0, []
     t0 = time.time()
+    if init:
+        v = validate()
+        history.append({"epoch": 0, **v, "minutes": 0.0})
+        log(f"start ({init}): " + ", ".join(f"{k} {x:.4f}" for k, x in v.items()))
+        best, best_state = v["score"], {k: x.detach().cpu().clone() for k, x in net.state_dict().items()}
     for epoch in range(cfg.epochs):
         net.train()
         losses = []
@@ -107,18 +210,22 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
             idx = rng.choice(len(tr.files), size=cfg.batch, p=weights)
             x, y = batch_of(tr, idx, n, rng, cfg.mix_prob, weights)
             loss = loss_fn(net(x.to(device)), y.to(device))
+            if seg:
+                idx = rng.choice(len(seg.labels), size=cfg.segment_batch, p=seg_weights)
+                x, y = segment_batch(seg, idx, rng, cfg.segment_seconds, sr)
+                loss = loss + loss_fn(net(x.to(device)), y.to(device))
             opt.zero_grad()
             loss.backward()
             opt.step()
             losses.append(loss.item())
         sched.step()
-        p = predict_clips(net, va, device=device)
-        auc = classification_scores(va.labels, p)["macro"]["roc_auc"]
-        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "valid_roc_auc": auc, "minutes": (time.time() - t0) / 60})
-        log(f"epoch {epoch + 1}: loss {np.mean(losses):.4f}, valid macro ROC-AUC {auc:.4f}, {(time.time() - t0) / 60:.1f} min")
-        if auc > best:
-            best, bad = auc, 0
-            best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+        v = validate()
+        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), **v, "minutes": (time.time() - t0) / 60})
+        log(f"epoch {epoch + 1}: loss {np.mean(losses):.4f}, " + ", ".join(f"{k} {x:.4f}" for k, x in v.items())
+            + f", {(time.time() - t0) / 60:.1f} min")
+        if v["score"] > best:
+            best, bad = v["score"], 0
+            best_state = {k: x.detach().cpu().clone() for k, x in net.state_dict().items()}
         else:
             bad += 1
         if bad >= cfg.patience or (time.time() - t0) / 60 > cfg.max_minutes:
@@ -127,6 +234,8 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
     p_valid = predict_clips(net, va, device=device)
     thresholds = best_thresholds(va.labels, p_valid)
     metrics = {"valid": classification_scores(va.labels, p_valid, thresholds)}
+    if seg_va:
+        metrics["valid_segments"] = classification_scores(seg_va.labels, predict_segments(net, seg_va, device=device), thresholds)
     if test_dir:
         te = load_dataset(test_dir, sample_rate=sr, progress=progress)
         metrics["test"] = classification_scores(te.labels, predict_clips(net, te, device=device), thresholds)
@@ -134,5 +243,11 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
                 "n_train": len(tr.files), "n_valid": len(va.files), "epochs": len(history), "history": history,
                 "minutes": (time.time() - t0) / 60, "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
                 "device": device}
+    if init:
+        training["init"] = str(init)
+    if seg:
+        training.update(tracks=[str(d) for d in tracks], n_train_segments=len(seg.labels))
+    if seg_va:
+        training.update(valid_tracks=[str(d) for d in valid_tracks], n_valid_segments=len(seg_va.labels))
     save(out, net.cpu(), thresholds=thresholds, name=name, version=__version__, training=training, metrics=metrics)
     return {"metrics": metrics, "training": training}

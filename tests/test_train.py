@@ -55,3 +55,52 @@ def test_train_writes_a_loadable_checkpoint(tmp_path):
     train([data], data, out, model_cfg=cfg, cfg=TrainConfig(epochs=1, steps_per_epoch=2, batch=4), progress=False, log=lambda m: None)
     m = load(out)
     assert m.roles == ROLES and len(m.thresholds) == 6 and "valid" in m.metrics
+
+
+def _toy_track(folder, name="t", sr=16000, seg_s=6.0):
+    """Four 6 s segments, each a constant level 0.1 * (j + 1): bass+chord, percussion, nothing, voice."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = np.array([[0, 1, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1]])
+    y = np.concatenate([np.full(int(seg_s * sr), 0.1 * (j + 1), np.float32) for j in range(4)])
+    sf.write(folder / f"{name}.wav", y, sr, subtype="FLOAT")
+    segs = [{"start": j * seg_s, "end": (j + 1) * seg_s} for j in range(4)]
+    (folder / f"{name}.truth.json").write_text(json.dumps({"roles": list(ROLES), "segments": segs,
+                                                           "activations": labels.tolist()}))
+    return folder, labels
+
+
+def test_segment_crops_stay_inside_their_segment_and_carry_its_labels(tmp_path):
+    from iram.activations import EDGE_S
+    from iram.train import load_segments, segment_batch
+
+    folder, labels = _toy_track(tmp_path / "tracks")
+    seg = load_segments([folder], 16000)
+    assert len(seg.labels) == 4 and (seg.spans[:, 3] - seg.spans[:, 2] == int((6.0 - 2 * EDGE_S) * 16000)).all()
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        idx = rng.integers(0, 4, size=6)
+        x, y = segment_batch(seg, idx, rng, max_seconds=2.0, sample_rate=16000)
+        assert x.shape == (6, 32000)
+        for row, lab, j in zip(x.numpy(), y.numpy(), seg.spans[idx, 1]):
+            assert np.ptp(row / row[0]) < 1e-3  # one constant level: never crosses into the next segment
+            np.testing.assert_array_equal(lab, labels[:, j])
+
+
+def test_fine_tuning_on_tracks_starts_from_the_checkpoint_and_records_segments(tmp_path):
+    from iram.model import load
+
+    data = _toy_dataset(tmp_path)
+    tracks, _ = _toy_track(tmp_path / "tracks")
+    cfg = ModelConfig(front=FrontEndConfig(n_bands=32, n_harmonics=2), widths=(4, 8), hidden=16, window=1.0)
+    first = tmp_path / "m.pt"
+    train([data], data, first, model_cfg=cfg, cfg=TrainConfig(epochs=1, steps_per_epoch=2, batch=4), progress=False, log=lambda m: None)
+    out = tmp_path / "ft.pt"
+    train([data], data, out, cfg=TrainConfig(epochs=1, steps_per_epoch=2, batch=4, segment_batch=2, segment_seconds=2.0),
+          tracks=[tracks], valid_tracks=[tracks], init=first, progress=False, log=lambda m: None)
+    m = load(out)
+    hist = m.training["history"]
+    assert m.net.cfg == load(first).net.cfg and m.name == "hcnn"
+    assert hist[0]["epoch"] == 0 and "valid_segments_roc_auc" in hist[1]
+    assert m.training["n_train_segments"] == 4 and "valid_segments" in m.metrics
