@@ -38,11 +38,11 @@ def track_candidates(wav: Path) -> tuple[np.ndarray, np.ndarray, str]:
     cv = beats.curves(d["act"], d["low"], d["bands"])
     beat = 60.0 / truth["tempo"]
     feats, right = [], []
-    for b, ph in beats.candidates(base):
+    for b, ph, rescaled in beats.candidates(base):
         period = float(np.median(np.diff(b)))
         err = ((b[ph] - truth["first_downbeat"]) / beat + 2) % 4 - 2  # beats off the true bar line
         right.append(abs(period / beat - 1) < 0.02 and abs(err) < 0.15)
-        feats.append(beats.features(b, ph, cv))
+        feats.append(beats.features(b, ph, cv, rescaled))
     return np.array(feats).reshape(-1, len(beats.FEATURES)), np.array(right, bool), truth["sources"]["percussion"]
 
 

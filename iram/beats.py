@@ -7,7 +7,8 @@ reading chosen for electronic music.
    (electronic music mostly keeps one tempo); where the tempo drifts, madmom's
    DBN tracks the beats instead (the DBN is skipped for steady tracks).
 2. A reading: trackers confuse the beats with their off-beats, with twice or
-   half the tempo, and the downbeat with another beat of the bar. Every such
+   half the tempo, and the downbeat with another beat of the bar; a dotted or
+   ternary drum pattern can pull the grid to 3/2 of the beat. Every such
    reading (``candidates``) is described by a few numbers (``features``: tempo;
    kick, snare, hat onsets and madmom's activations on and off its beats and
    downbeats; arrangement changes on its bar lines), and a linear scorer fitted
@@ -154,24 +155,35 @@ def _double(beats: np.ndarray) -> np.ndarray:
     return np.sort(np.concatenate([beats, (beats[:-1] + beats[1:]) / 2]))
 
 
-def readings(beats: np.ndarray) -> list[np.ndarray]:
+def _rescale(beats: np.ndarray, ratio: float) -> np.ndarray:
+    """Points every ``ratio`` beats along the sequence, from its first beat."""
+    k = np.arange(0, len(beats) - 1 + 1e-9, ratio)
+    return np.interp(k, np.arange(len(beats)), beats)
+
+
+def readings(beats: np.ndarray) -> list[tuple[np.ndarray, bool]]:
     """Readings of a beat sequence that trackers confuse with each other: the
     beats or their off-beats; twice as many, or their off-beats; every other
-    beat or off-beat. Readings outside MIN_BPM..MAX_BPM are left out."""
+    beat or off-beat; and the same for the sequence at 2/3 of its period (a
+    dotted or ternary drum pattern can pull the grid to 3/2 of the beat).
+    Readings outside MIN_BPM..MAX_BPM are left out. Each comes with whether it
+    is of the rescaled sequence."""
     if len(beats) < 2:
-        return [beats]
-    d = _double(beats)
-    offs = d[1::2]
-    out = [d, _double(d)[1::2], beats, offs, beats[0::2], beats[1::2], offs[0::2], offs[1::2]]
-    return [b for b in out if len(b) >= 8 and MIN_BPM <= 60.0 / np.median(np.diff(b)) <= MAX_BPM]
+        return [(beats, False)]
+    out = []
+    for rescaled, base in ((False, beats), (True, _rescale(beats, 2 / 3))):
+        d = _double(base)
+        offs = d[1::2]
+        out += [(b, rescaled) for b in (d, _double(d)[1::2], base, offs, base[0::2], base[1::2], offs[0::2], offs[1::2])]
+    return [(b, r) for b, r in out if len(b) >= 8 and MIN_BPM <= 60.0 / np.median(np.diff(b)) <= MAX_BPM]
 
 
 FEATURES = ("log2_tempo", "log2_tempo_sq", "beat_on", "low_on", "mid_on", "high_on",
             "downbeat_down", "low_down", "novelty_down", "mid_backbeat", "mid_three",
-            "downbeat_three", "downbeat_alternate", "low_alternate", "changes_on_downbeats")
+            "downbeat_three", "downbeat_alternate", "low_alternate", "changes_on_downbeats", "rescaled")
 
 
-def features(beats: np.ndarray, first: int, cv: dict[str, np.ndarray]) -> np.ndarray:
+def features(beats: np.ndarray, first: int, cv: dict[str, np.ndarray], rescaled: bool = False) -> np.ndarray:
     """Numbers describing one reading: ``beats`` with the downbeats at ``beats[first::4]``.
     Each (but tempo) is a log ratio of a curve at two sets of times, e.g. on the beats
     against half-way between them, on the downbeats against all beats, on the third
@@ -199,7 +211,7 @@ def features(beats: np.ndarray, first: int, cv: dict[str, np.ndarray]) -> np.nda
         ratio("mid", beats[pos % 2 == 1], beats[pos % 2 == 0]), ratio("mid", beats[pos == 2], downs),
         ratio("downbeat", beats[pos == 2], downs),
         abs(ratio("downbeat", downs[0::2], downs[1::2])), abs(ratio("low", downs[0::2], downs[1::2])),
-        _share_near(cv.get("changes"), downs),
+        _share_near(cv.get("changes"), downs), float(rescaled),
     ])
 
 
@@ -211,9 +223,9 @@ def _share_near(times: np.ndarray | None, grid: np.ndarray, tol: float = 0.06) -
     return float(np.mean(gap < tol))
 
 
-def candidates(beats: np.ndarray) -> list[tuple[np.ndarray, int]]:
-    """Every reading with each of its four bar phases."""
-    return [(b, ph) for b in readings(beats) for ph in range(4)]
+def candidates(beats: np.ndarray) -> list[tuple[np.ndarray, int, bool]]:
+    """Every reading with each of its four bar phases, and whether it is rescaled."""
+    return [(b, ph, r) for b, r in readings(beats) for ph in range(4)]
 
 
 @lru_cache(maxsize=1)
@@ -241,8 +253,8 @@ def choose_reading(beats: np.ndarray, cv: dict[str, np.ndarray]) -> tuple[np.nda
     cands = candidates(beats)
     if not cands:
         return beats, 0
-    s = score(np.stack([features(b, ph, cv) for b, ph in cands]), scorer())
-    return cands[int(np.argmax(s))]
+    s = score(np.stack([features(b, ph, cv, r) for b, ph, r in cands]), scorer())
+    return cands[int(np.argmax(s))][:2]
 
 
 def track(signal: np.ndarray, *, sr: int = SR, signal16k: np.ndarray | None = None) -> Beats:

@@ -39,15 +39,24 @@ def test_octave_period_folds_tempo_into_75_to_150_bpm():
 
 
 def test_readings_offer_offbeats_double_and_half():
-    def periods(grid):
-        return sorted({round(float(np.median(np.diff(b))), 4) for b in beats.readings(grid)})
+    def periods(grid, rescaled=False):
+        return sorted({round(float(np.median(np.diff(b))), 4) for b, r in beats.readings(grid) if r == rescaled})
 
     assert periods(0.1 + 0.6 * np.arange(64)) == [0.3, 0.6]  # 100 BPM: 200 and 100 (50 is too slow)
     grid = 0.1 + 0.5 * np.arange(64)  # 120 BPM: 60 and 120 (240 is too fast)
     assert periods(grid) == [0.5, 1.0]
-    starts = {round(float(b[0]), 4) for b in beats.readings(grid) if abs(np.median(np.diff(b)) - 0.5) < 1e-9}
+    starts = {round(float(b[0]), 4) for b, r in beats.readings(grid) if not r and abs(np.median(np.diff(b)) - 0.5) < 1e-9}
     assert starts == {0.1, 0.35}  # the beats and their off-beats
     assert len(beats.candidates(grid)) == 4 * len(beats.readings(grid))
+
+
+def test_a_grid_pulled_to_a_dotted_beat_still_offers_the_true_beat():
+    beat = 60 / 126.0
+    dotted = 0.2 + 1.5 * beat * np.arange(60)  # a ternary break made the grid every 1.5 beats
+    found = [b for b, r in beats.readings(dotted) if r and abs(np.median(np.diff(b)) / beat - 1) < 1e-6]
+    assert found and np.allclose(found[0][:4], 0.2 + beat * np.arange(4))
+    # every point of the true grid, not only every third one, lies on it
+    assert np.allclose(np.diff(found[0]), beat)
 
 
 def test_features_see_kick_on_the_beat_and_downbeat():
