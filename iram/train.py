@@ -168,8 +168,8 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
     device = pick_device(device)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    net = load(init).net if init else RoleCNN(model_cfg or ModelConfig())
-    net = net.to(device)
+    start = load(init) if init else None
+    net = (start.net if start else RoleCNN(model_cfg or ModelConfig())).to(device)
     model_cfg = net.cfg
     name = name or ("hcnn" if model_cfg.front.harmonic else "cnn-logmel")
     sr = model_cfg.front.sample_rate
@@ -243,8 +243,8 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
                 "n_train": len(tr.files), "n_valid": len(va.files), "epochs": len(history), "history": history,
                 "minutes": (time.time() - t0) / 60, "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
                 "device": device}
-    if init:
-        training["init"] = str(init)
+    if start:
+        training["init"] = {"path": str(init), "training": start.training}
     if seg:
         training.update(tracks=[str(d) for d in tracks], n_train_segments=len(seg.labels))
     if seg_va:

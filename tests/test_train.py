@@ -104,3 +104,4 @@ def test_fine_tuning_on_tracks_starts_from_the_checkpoint_and_records_segments(t
     assert m.net.cfg == load(first).net.cfg and m.name == "hcnn"
     assert hist[0]["epoch"] == 0 and "valid_segments_roc_auc" in hist[1]
     assert m.training["n_train_segments"] == 4 and "valid_segments" in m.metrics
+    assert m.training["init"]["path"] == str(first) and m.training["init"]["training"]["epochs"] == 1
