@@ -101,7 +101,7 @@ def analyze_with_audio(path: str | Path, *, model=None, device: str = "auto", mo
     from . import beats as beats_mod
     from .activations import frame_features, score_segments
     from .model import RoleModel, load, pick_device
-    from .segments import BARS, bar_grid, make_segments, novelty, phrase_offset
+    from .segments import BARS, bar_grid, bar_means, make_segments, novelty, phrase_offset
 
     path = Path(path)
     if not path.exists():
@@ -126,11 +126,7 @@ def analyze_with_audio(path: str | Path, *, model=None, device: str = "auto", mo
     del y44
     bt = beats_mod.from_activations(act, duration, low, bands)
     grid = bar_grid(bt.downbeats, duration)
-    offset = 0
-    if len(grid) >= 2 * BARS:
-        bar_len = float(np.median(np.diff(grid)))
-        bar_probs = score_segments(rm, z, fps, [(float(s), float(s) + bar_len) for s in grid], mode="segment").T
-        offset = phrase_offset(novelty(bar_probs))
+    offset = phrase_offset(novelty(bar_means(bands, grid, beats_mod.FPS))) if len(grid) >= 2 * BARS else 0
     segs = make_segments(bt.downbeats, duration, offset)
     iram = score_segments(rm, z, fps, [(s.start, s.end) for s in segs], mode=mode)
     secs = find_sections(iram, rm.thresholds, segs)

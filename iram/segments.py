@@ -3,7 +3,8 @@
 The downbeat that opens the first 4-bar block is chosen so block boundaries
 fall where the arrangement changes: for each of the four possible offsets, sum
 the novelty (how much the sound changes from the two bars before a downbeat to
-the two bars after it) at the block boundaries, and keep the best offset.
+the two bars after it, in log energy per frequency band) at the block
+boundaries, and keep the best offset.
 Audio before the first block and after the last becomes a partial segment.
 """
 from __future__ import annotations
@@ -34,6 +35,14 @@ def bar_grid(downbeats: np.ndarray, duration: float) -> np.ndarray:
     after = d[-1] + bar * np.arange(1, int((duration - d[-1]) / bar) + 1)
     g = np.concatenate([np.maximum(before, 0.0), d, after])
     return g[g < duration]
+
+
+def bar_means(frames: np.ndarray, grid: np.ndarray, fps: float) -> np.ndarray:
+    """Per-frame features (frames, n) at ``fps`` averaged over each bar of ``grid``
+    (bar start times; the last bar lasts the median bar): (n_bars, n)."""
+    bar = float(np.median(np.diff(grid)))
+    idx = np.round(np.append(grid, grid[-1] + bar) * fps).astype(int).clip(0, len(frames) - 1)
+    return np.stack([frames[a:max(a + 1, b)].mean(axis=0) for a, b in zip(idx[:-1], idx[1:])])
 
 
 def novelty(bar_features: np.ndarray, width: int = 2) -> np.ndarray:

@@ -1,6 +1,6 @@
 import numpy as np
 
-from iram.segments import make_segments, novelty, phrase_offset
+from iram.segments import bar_means, make_segments, novelty, phrase_offset
 
 
 def test_segments_start_on_downbeats_with_partial_edges():
@@ -25,6 +25,18 @@ def test_phrase_offset_follows_arrangement_changes():
     for start in (2, 10, 18, 26):  # changes every 8 bars from bar 3 (index 2)
         feats[start:start + 4, 0] = 1.0
     assert phrase_offset(novelty(feats)) == 2
+
+
+def test_bar_means_average_each_bar_and_place_the_phrase():
+    fps, bar = 100, 2.0
+    grid = 0.5 + bar * np.arange(20)  # first downbeat at 0.5 s
+    frames = np.zeros((int(41 * fps), 2))
+    for a, b in ((2, 6), (10, 14)):  # a part plays bars 3-6 and 11-14 (indices 2..5, 10..13)
+        frames[int(grid[a] * fps):int(grid[b] * fps), 1] = 1.0
+    m = bar_means(frames, grid, fps)
+    assert m.shape == (20, 2)
+    assert np.allclose(m[2:6, 1], 1.0) and np.allclose(m[6:10, 1], 0.0) and np.allclose(m[10:14, 1], 1.0)
+    assert phrase_offset(novelty(m)) == 2
 
 
 def test_short_audio_is_one_partial_segment():
