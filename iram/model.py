@@ -124,7 +124,7 @@ def load(path: str | Path | None = None, *, device: str = "cpu") -> RoleModel:
     """Load a checkpoint (default: the one bundled in the package)."""
     path = Path(path) if path is not None else bundled_path()
     if not path.exists():
-        hint = "reinstall iram" if path == bundled_path() else "check the --model path"
+        hint = "reinstall iram" if path == bundled_path() else "check the path (--model, --init)"
         raise ModelError(f"{path}: model checkpoint not found; {hint}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)

@@ -100,7 +100,7 @@ def load_segments(folders: list[str | Path], sample_rate: int, *, progress: bool
     audio, spans, labels, intervals = [], [], [], []
     for t in tqdm(truths, desc="reading tracks", disable=not progress, unit="track"):
         if t.audio is None:
-            raise DataError(f"{t.name}: no audio beside its .truth.json; put NAME.wav (or .flac) next to NAME.truth.json")
+            raise DataError(f"{t.name}: audio not found; put NAME.wav next to NAME.truth.json (or fix the CSV's file path)")
         y = load_audio(t.audio, rates=(sample_rate,)).at(sample_rate)
         k = len(audio)
         audio.append(np.clip(y * 32768, -32768, 32767).astype(np.int16))
@@ -166,6 +166,9 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
     from tqdm import tqdm
 
     device = pick_device(device)
+    for folder in (*(tracks or ()), *(valid_tracks or ())):  # before minutes of loading loops
+        if not Path(folder).is_dir():
+            raise DataError(f"{folder}: tracks folder not found; make tracks with 'iram data tracks'")
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     start = load(init) if init else None
