@@ -59,23 +59,25 @@ def stages(path: Path) -> dict:
     from iram.model import load
     from iram.plots import plot_analysis
     from iram.sections import find_sections
-    from iram.segments import bar_grid, make_segments, novelty, phrase_offset
+    from iram.segments import bar_grid, bar_means, make_segments, novelty, phrase_offset
 
     t = {}
     s = time.perf_counter(); model = load(); t["load model"] = time.perf_counter() - s
     s = time.perf_counter(); au = audio.load(path, rates=(44100, 16000)); t["decode"] = time.perf_counter() - s
     y16 = au.at(16000)
-    s = time.perf_counter(); bt = beats.track(au.at(44100), signal16k=y16); t["beats"] = time.perf_counter() - s
     s = time.perf_counter()
-    z, fps = frame_features(model, y16)
+    low, bands = beats.spectral_curves(y16)
+    bt = beats.from_activations(beats.activations(au.at(44100)), au.duration, low, bands)
+    t["beats"] = time.perf_counter() - s
+    s = time.perf_counter()
+    z, fps = frame_features(model.net, y16)
     t["features+model frames"] = time.perf_counter() - s
     s = time.perf_counter()
     dur = len(y16) / 16000
     g = bar_grid(bt.downbeats, dur)
-    bl = float(np.median(np.diff(g)))
-    off = phrase_offset(novelty(score_segments(model, z, fps, [(float(x), float(x) + bl) for x in g]).T))
+    off = phrase_offset(novelty(bar_means(bands, g, beats.FPS)))  # as iram.analyze does
     segs = make_segments(bt.downbeats, dur, off)
-    iram = score_segments(model, z, fps, [(x.start, x.end) for x in segs])
+    iram = score_segments(model.net, z, fps, [(x.start, x.end) for x in segs])
     secs = find_sections(iram, model.thresholds, segs)
     t["segments+scoring+sections"] = time.perf_counter() - s
     a = Analysis(str(path), dur, bt.bpm, bt.beats, bt.downbeats, tuple(segs), iram, model.thresholds, tuple(secs), {"name": model.name})

@@ -66,9 +66,9 @@ def main() -> None:
     probs, secs = {}, {}
     for dev in ("cpu", "cuda"):
         m = load(device=dev)
-        timed(frame_features, m, y, device=dev)  # warm-up
-        (z, fps), secs[dev] = timed(frame_features, m, y, device=dev)
-        probs[dev] = score_segments(m, z, fps, spans)
+        timed(frame_features, m.net, y)  # warm-up
+        (z, fps), secs[dev] = timed(frame_features, m.net, y)
+        probs[dev] = score_segments(m.net, z, fps, spans)
     print(f"demo ({len(y) / 16000:.0f} s) conv features: cpu {secs['cpu']:.3f} s, cuda {secs['cuda']:.3f} s")
     res["scoring"] = {**compare("segment scores", probs["cpu"], probs["cuda"], m.thresholds), "seconds": secs}
 

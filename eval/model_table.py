@@ -36,8 +36,8 @@ def composed(tracks_dir: Path):
 def cnn_segments(model, truths, audio, mode="segment"):
     out = []
     for t, y in zip(truths, audio):
-        z, fps = frame_features(model, y)
-        out.append(score_segments(model, z, fps, [tuple(iv) for iv in t.intervals], mode=mode))
+        z, fps = frame_features(model.net, y)
+        out.append(score_segments(model.net, z, fps, [tuple(iv) for iv in t.intervals], mode=mode))
     return np.concatenate(out, axis=1).T
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .errors import ModelError
-from .model import RoleModel
+from .model import RoleCNN
 
 CHUNK_S, CONTEXT_S = 60.0, 4.0
 EDGE_S = 0.75  # seconds left out at each end of a segment when pooling
@@ -22,10 +22,11 @@ MODES = ("segment", "mean", "max")
 
 
 @torch.inference_mode()
-def frame_features(model: RoleModel, audio: np.ndarray, *, device: str = "cpu") -> tuple[torch.Tensor, float]:
-    """Conv features (features, frames) of mono ``audio`` at model.sample_rate, and their rate (frames/s)."""
-    net = model.net
-    sr = model.sample_rate
+def frame_features(net: RoleCNN, audio: np.ndarray) -> tuple[torch.Tensor, float]:
+    """Conv features (features, frames) of mono ``audio`` at the model's sample rate, and
+    their rate (frames/s). The network runs where its weights are; features come back on the CPU."""
+    sr = net.cfg.front.sample_rate
+    device = next(net.parameters()).device
     step = int(net.cfg.front.hop * 2 ** len(net.cfg.widths))  # samples per output frame
     fps = sr / step
     chunk = int(CHUNK_S * fps) * step
@@ -44,12 +45,11 @@ def frame_features(model: RoleModel, audio: np.ndarray, *, device: str = "cpu") 
 
 
 @torch.inference_mode()
-def score_segments(model: RoleModel, z: torch.Tensor, fps: float, spans: list[tuple[float, float]], *,
+def score_segments(net: RoleCNN, z: torch.Tensor, fps: float, spans: list[tuple[float, float]], *,
                    mode: str = "segment") -> np.ndarray:
     """Role probabilities (n_roles, n_spans) for time spans (seconds) over features ``z``."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
-    net = model.net
     T = z.shape[1]
     win = max(1, int(round(net.cfg.window * fps)))
     batches, owners = [], []

@@ -108,7 +108,6 @@ def analyze_with_audio(path: str | Path, *, model=None, device: str = "auto", mo
         raise AudioError(f"{path}: no such file; check the path")
     dev = pick_device(device)
     rm = model if isinstance(model, RoleModel) else load(model, device=dev)
-    dev = next(rm.net.parameters()).device.type
     au = audio_mod.load(path, rates=(BEAT_SR, MODEL_SR))
     y16 = au.at(MODEL_SR)
     if len(y16) < rm.window * MODEL_SR:
@@ -121,14 +120,14 @@ def analyze_with_audio(path: str | Path, *, model=None, device: str = "auto", mo
     with ThreadPoolExecutor(1) as pool:
         act = pool.submit(beats_mod.activations, y44, BEAT_SR)
         low, bands = beats_mod.spectral_curves(y16)
-        z, fps = frame_features(rm, y16, device=dev)
+        z, fps = frame_features(rm.net, y16)
         act = act.result()
     del y44
     bt = beats_mod.from_activations(act, duration, low, bands)
     grid = bar_grid(bt.downbeats, duration)
     offset = phrase_offset(novelty(bar_means(bands, grid, beats_mod.FPS))) if len(grid) >= 2 * BARS else 0
     segs = make_segments(bt.downbeats, duration, offset)
-    iram = score_segments(rm, z, fps, [(s.start, s.end) for s in segs], mode=mode)
+    iram = score_segments(rm.net, z, fps, [(s.start, s.end) for s in segs], mode=mode)
     secs = find_sections(iram, rm.thresholds, segs)
     a = Analysis(path=str(path.resolve()), duration=duration, bpm=bt.bpm, beats=bt.beats, downbeats=bt.downbeats,
                  segments=tuple(segs), iram=iram, thresholds=tuple(rm.thresholds), sections=tuple(secs),

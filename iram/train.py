@@ -26,7 +26,6 @@ from .data.dataset import Dataset, load_dataset
 from .errors import DataError
 from .evaluate import best_thresholds, classification_scores
 from .model import ModelConfig, RoleCNN, load, pick_device, save
-from .roles import ROLES
 
 
 @dataclass(frozen=True)
@@ -120,24 +119,20 @@ def segment_batch(seg: Segments, idx: np.ndarray, rng: np.random.Generator, max_
     n = min(int(max_seconds * sample_rate), int((seg.spans[idx, 3] - seg.spans[idx, 2]).min()))
     xs = []
     for k, _, a, b in seg.spans[idx]:
-        s = int(rng.integers(a, b - n + 1))
-        xs.append(seg.audio[k][s:s + n].astype(np.float32) / 32768.0 * 10 ** (rng.uniform(-9, 3) / 20))
+        xs.append(crop(seg.audio[k][a:b], n, rng).astype(np.float32) / 32768.0 * 10 ** (rng.uniform(-9, 3) / 20))
     return torch.tensor(np.stack(xs)), torch.tensor(seg.labels[idx])
 
 
 @torch.inference_mode()
-def predict_segments(net: RoleCNN, seg: Segments, *, device: str = "cpu") -> np.ndarray:
+def predict_segments(net: RoleCNN, seg: Segments) -> np.ndarray:
     """Probabilities (n_segments, 6) for every annotated segment, scored as ``iram analyze`` scores them."""
     from .activations import frame_features, score_segments
-    from .model import RoleModel
 
     net.eval()
-    model = RoleModel(net=net, roles=ROLES, thresholds=(0.5,) * len(ROLES), name="", version="", training={},
-                      metrics={}, path="")
     out = []
     for y, iv in zip(seg.audio, seg.intervals):
-        z, fps = frame_features(model, y.astype(np.float32) / 32768.0, device=device)
-        out.append(score_segments(model, z, fps, [tuple(v) for v in iv]))
+        z, fps = frame_features(net, y.astype(np.float32) / 32768.0)
+        out.append(score_segments(net, z, fps, [tuple(v) for v in iv]))
     return np.stack([out[k][:, j] for k, j in seg.spans[:, :2]])
 
 
@@ -194,7 +189,7 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
     def validate() -> dict:
         scores = {"valid_roc_auc": classification_scores(va.labels, predict_clips(net, va, device=device))["macro"]["roc_auc"]}
         if seg_va:
-            p = predict_segments(net, seg_va, device=device)
+            p = predict_segments(net, seg_va)
             scores["valid_segments_roc_auc"] = classification_scores(seg_va.labels, p)["macro"]["roc_auc"]
         scores["score"] = float(np.mean(list(scores.values())))
         return scores
@@ -238,7 +233,7 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
     thresholds = best_thresholds(va.labels, p_valid)
     metrics = {"valid": classification_scores(va.labels, p_valid, thresholds)}
     if seg_va:
-        metrics["valid_segments"] = classification_scores(seg_va.labels, predict_segments(net, seg_va, device=device), thresholds)
+        metrics["valid_segments"] = classification_scores(seg_va.labels, predict_segments(net, seg_va), thresholds)
     if test_dir:
         te = load_dataset(test_dir, sample_rate=sr, progress=progress)
         metrics["test"] = classification_scores(te.labels, predict_clips(net, te, device=device), thresholds)

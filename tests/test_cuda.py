@@ -21,7 +21,7 @@ def test_segment_scores_on_cuda_match_the_cpu():
     p = {}
     for dev in ("cpu", "cuda"):
         m = load(device=dev)
-        z, fps = frame_features(m, y, device=dev)
-        p[dev] = score_segments(m, z, fps, spans)
+        z, fps = frame_features(m.net, y)
+        p[dev] = score_segments(m.net, z, fps, spans)
     assert p["cuda"].shape == (6, len(spans))
     np.testing.assert_allclose(p["cuda"], p["cpu"], atol=1e-3)

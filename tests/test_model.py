@@ -15,8 +15,8 @@ def test_bundled_checkpoint_loads_and_scores_a_clip():
     from iram.activations import frame_features, score_segments
 
     y = np.random.default_rng(0).standard_normal(5 * rm.sample_rate).astype(np.float32) * 0.1
-    z, fps = frame_features(rm, y)
-    p = score_segments(rm, z, fps, [(0.0, 5.0), (1.0, 4.0)])
+    z, fps = frame_features(rm.net, y)
+    p = score_segments(rm.net, z, fps, [(0.0, 5.0), (1.0, 4.0)])
     assert p.shape == (len(ROLES), 2) and np.all((p >= 0) & (p <= 1))
 
 
@@ -25,7 +25,7 @@ def test_audio_shorter_than_one_window_is_refused():
 
     rm = M.load()
     with pytest.raises(ModelError, match="shorter than"):
-        frame_features(rm, np.zeros(rm.sample_rate, np.float32))
+        frame_features(rm.net, np.zeros(rm.sample_rate, np.float32))
 
 
 def test_corrupt_checkpoint(tmp_path):
