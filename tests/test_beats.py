@@ -92,3 +92,30 @@ def test_arrangement_changes_land_on_the_true_downbeats_only():
     grid = 0.5 * np.arange(128)
     at = {ph: dict(zip(beats.FEATURES, beats.features(grid, ph, cv)))["changes_on_downbeats"] for ph in range(4)}
     assert at[0] == 1.0 and at[1] == at[2] == at[3] == 0.0
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.float32])
+@pytest.mark.parametrize("frame_size", [1024, 4096])
+def test_block_stft_is_madmoms_stft(dtype, frame_size):
+    from madmom.audio.signal import FramedSignal, Signal
+    from madmom.audio.stft import ShortTimeFourierTransform
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 0.2, 44100 * 2 + 123)
+    x = (x * 32767).astype(np.int16) if dtype == np.int16 else x.astype(np.float32)
+    frames = FramedSignal(Signal(x, sample_rate=44100, num_channels=1), frame_size=frame_size, fps=100)
+    ref = ShortTimeFourierTransform(frames)
+    got = beats.stft_blocks(frames, block=37)  # blocks that do not divide the frame count
+    assert isinstance(got, ShortTimeFourierTransform) and got.shape == ref.shape
+    np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+    np.testing.assert_array_equal(got.bin_frequencies, ref.bin_frequencies)
+
+
+def test_downbeat_activations_match_stock_madmom():
+    from madmom.audio.signal import Signal
+    from madmom.features.downbeats import RNNDownBeatProcessor
+
+    y, _, _ = drum_loop(bpm=126.0, bars=4, first_downbeat=0.3)
+    y16 = (y * 32767).astype(np.int16)
+    ref = RNNDownBeatProcessor()(Signal(y16, sample_rate=44100, num_channels=1))
+    np.testing.assert_allclose(beats.activations(y16), ref, atol=1e-4)
