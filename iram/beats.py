@@ -51,7 +51,7 @@ class Beats:
 
 def stft_blocks(frames, block: int = 512) -> np.ndarray:
     """What madmom's ``ShortTimeFourierTransform(frames)`` computes (Hann window, no
-    Nyquist bin, integer signals scaled to -1..1), as the same class, but with one
+    Nyquist bin, integer samples divided by the dtype's maximum), as the same class, but with one
     FFT call per ``block`` frames where madmom makes one per frame from Python.
     On 2 cores that loop is most of madmom's downbeat time and holds the GIL."""
     from madmom.audio.stft import ShortTimeFourierTransform
@@ -72,10 +72,10 @@ def stft_blocks(frames, block: int = 512) -> np.ndarray:
     return out
 
 
-@lru_cache(maxsize=1)
 def downbeat_processor():
     """madmom's RNNDownBeatProcessor with its STFTs computed by :func:`stft_blocks`
-    (same activations, checked in tests) and each network on one ONNX thread."""
+    (same activations, checked in tests) and each network on one ONNX thread.
+    A new one per call (30 ms): madmom's networks keep their state between calls."""
     import onnxruntime
     from madmom.audio.stft import ShortTimeFourierTransformProcessor
     from madmom.features.downbeats import RNNDownBeatProcessor
@@ -89,7 +89,9 @@ def downbeat_processor():
 
     proc = RNNDownBeatProcessor(intra_op_num_threads=1)
     for chain in proc.processors[0].processors[1].processors:  # one chain per frame size: frames, STFT, ...
-        if isinstance(chain.processors[1], ShortTimeFourierTransformProcessor):
+        stft = chain.processors[1]
+        if isinstance(stft, ShortTimeFourierTransformProcessor) and stft.window is np.hanning and \
+                stft.fft_size is None and not stft.circular_shift and not stft.include_nyquist:
             chain.processors[1] = BlockSTFT()
     return proc
 

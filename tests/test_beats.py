@@ -119,3 +119,5 @@ def test_downbeat_activations_match_stock_madmom():
     y16 = (y * 32767).astype(np.int16)
     ref = RNNDownBeatProcessor()(Signal(y16, sample_rate=44100, num_channels=1))
     np.testing.assert_allclose(beats.activations(y16), ref, atol=1e-4)
+    chains = beats.downbeat_processor().processors[0].processors[1].processors
+    assert [type(c.processors[1]).__name__ for c in chains] == ["BlockSTFT"] * 3  # the fast path is the one tested
