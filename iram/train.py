@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from . import __version__
-from .data.dataset import Dataset, load_dataset
+from .data.dataset import Dataset, load_dataset, pack, unpack
 from .errors import DataError
 from .evaluate import best_thresholds, classification_scores
 from .model import ModelConfig, RoleCNN, load, pick_device, save
@@ -102,7 +102,7 @@ def load_segments(folders: list[str | Path], sample_rate: int, *, progress: bool
             raise DataError(f"{t.name}: audio not found; put NAME.wav next to NAME.truth.json (or fix the CSV's file path)")
         y = load_audio(t.audio, rates=(sample_rate,)).at(sample_rate)
         k = len(audio)
-        audio.append(np.clip(y * 32768, -32768, 32767).astype(np.int16))
+        audio.append(pack(y))
         intervals.append(np.asarray(t.intervals, dtype=float))
         for j, ((s, e), lab) in enumerate(zip(t.intervals, t.roles.T)):
             a, b = int((s + EDGE_S) * sample_rate), min(len(y), int((e - EDGE_S) * sample_rate))
@@ -119,7 +119,7 @@ def segment_batch(seg: Segments, idx: np.ndarray, rng: np.random.Generator, max_
     n = min(int(max_seconds * sample_rate), int((seg.spans[idx, 3] - seg.spans[idx, 2]).min()))
     xs = []
     for k, _, a, b in seg.spans[idx]:
-        xs.append(crop(seg.audio[k][a:b], n, rng).astype(np.float32) / 32768.0 * 10 ** (rng.uniform(-9, 3) / 20))
+        xs.append(unpack(crop(seg.audio[k][a:b], n, rng)) * 10 ** (rng.uniform(-9, 3) / 20))
     return torch.tensor(np.stack(xs)), torch.tensor(seg.labels[idx])
 
 
@@ -131,7 +131,7 @@ def predict_segments(net: RoleCNN, seg: Segments) -> np.ndarray:
     net.eval()
     out = []
     for y, iv in zip(seg.audio, seg.intervals):
-        z, fps = frame_features(net, y.astype(np.float32) / 32768.0)
+        z, fps = frame_features(net, unpack(y))
         out.append(score_segments(net, z, fps, [tuple(v) for v in iv]))
     return np.stack([out[k][:, j] for k, j in seg.spans[:, :2]])
 

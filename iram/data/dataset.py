@@ -20,6 +20,16 @@ ALIASES = {"drums": "percussion", "drum": "percussion", "perc": "percussion", "c
            "filename": "file", "path": "file", "fname": "file"}
 
 
+def pack(x: np.ndarray) -> np.ndarray:
+    """Float audio (full scale 1.0) as the int16 that training keeps in memory."""
+    return np.clip(x * 32768, -32768, 32767).astype(np.int16)
+
+
+def unpack(a: np.ndarray) -> np.ndarray:
+    """:func:`pack`'s int16 back to float32."""
+    return a.astype(np.float32) / 32768.0
+
+
 @dataclass
 class Dataset:
     """Audio clips in memory (int16, mono) and their (n, 6) 0/1 labels."""
@@ -32,7 +42,7 @@ class Dataset:
     table: "object"  # the pandas DataFrame of the labels CSV
 
     def clip(self, i: int) -> np.ndarray:
-        return self.audio[i].astype(np.float32) / 32768.0
+        return unpack(self.audio[i])
 
 
 def read_labels(folder: str | Path, csv: str | Path | None = None):
@@ -76,6 +86,6 @@ def load_dataset(folder: str | Path, *, sample_rate: int = 16000, csv: str | Pat
         x = x.mean(axis=1)
         if r != sample_rate:
             x = soxr.resample(x, r, sample_rate)
-        audio.append(np.clip(x * 32768, -32768, 32767).astype(np.int16))
+        audio.append(pack(x))
     labels = df[list(ROLES)].to_numpy(dtype=np.float32)
     return Dataset(folder, list(df["file"]), audio, labels, sample_rate, df)
