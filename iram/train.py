@@ -1,7 +1,7 @@
 """Train a role classifier on one or more dataset folders.
 
 Label-balanced sampling, random crops, on-the-fly mixing of two examples
-(labels OR-ed) and gain augmentation; early stopping on the validation
+(labels OR-ed), gain and random-EQ augmentation; early stopping on the validation
 split's macro ROC-AUC; per-role thresholds chosen on validation for best F1.
 
 Annotated tracks (``--tracks``: audio beside a ``.truth.json``, as ``iram data
@@ -40,6 +40,7 @@ class TrainConfig:
     seed: int = 0
     segment_batch: int = 16  # segments per step when training on tracks
     segment_seconds: float = 8.0  # longest crop of a segment
+    eq_db: float = 0.0  # random EQ: tilt up to +-eq_db at the band edges plus three smooth bumps (0: off)
 
 
 def crop(x: np.ndarray, n: int, rng: np.random.Generator | None) -> np.ndarray:
@@ -50,14 +51,30 @@ def crop(x: np.ndarray, n: int, rng: np.random.Generator | None) -> np.ndarray:
     return x[start:start + n]
 
 
-def batch_of(ds: Dataset, idx: np.ndarray, n: int, rng: np.random.Generator, mix_prob: float, weights: np.ndarray):
+def random_eq(x: np.ndarray, rng: np.random.Generator, db: float, sample_rate: int) -> np.ndarray:
+    """``x`` through a random smooth equaliser: a spectral tilt of up to +-``db`` at the
+    ends of 20 Hz..Nyquist (log frequency) plus three cosine bumps of ``db``/3 dB spread,
+    as different mixes and masters colour the same instrument."""
+    if db <= 0:
+        return x
+    f = np.fft.rfftfreq(len(x), 1 / sample_rate)
+    u = np.log2(np.maximum(f, 20.0) / 20.0) / np.log2(sample_rate / 40.0)
+    g = rng.uniform(-db, db) * (2 * u - 1)
+    for k in (1, 2, 3):
+        g += rng.normal(0, db / 3) * np.cos(np.pi * k * u + rng.uniform(0, 2 * np.pi))
+    return np.fft.irfft(np.fft.rfft(x) * 10 ** (g / 20), n=len(x)).astype(np.float32)
+
+
+def batch_of(ds: Dataset, idx: np.ndarray, n: int, rng: np.random.Generator, mix_prob: float, weights: np.ndarray,
+             eq_db: float = 0.0):
     xs, ys = [], []
+    sr = ds.sample_rate
     for i in idx:
-        x = crop(ds.clip(i), n, rng) * 10 ** (rng.uniform(-12, 6) / 20)
+        x = random_eq(crop(ds.clip(i), n, rng), rng, eq_db, sr) * 10 ** (rng.uniform(-12, 6) / 20)
         y = ds.labels[i].copy()
         if rng.random() < mix_prob:
             j = int(rng.choice(len(ds.files), p=weights))
-            x = x + crop(ds.clip(j), n, rng) * 10 ** (rng.uniform(-12, 3) / 20)
+            x = x + random_eq(crop(ds.clip(j), n, rng), rng, eq_db, sr) * 10 ** (rng.uniform(-12, 3) / 20)
             y = np.maximum(y, ds.labels[j])
         xs.append(x)
         ys.append(y)
@@ -114,12 +131,14 @@ def load_segments(folders: list[str | Path], sample_rate: int, *, progress: bool
     return Segments(audio, np.array(spans), np.array(labels, dtype=np.float32), intervals)
 
 
-def segment_batch(seg: Segments, idx: np.ndarray, rng: np.random.Generator, max_seconds: float, sample_rate: int):
-    """Crops of one length (the shortest segment's, at most ``max_seconds``), with gain augmentation."""
+def segment_batch(seg: Segments, idx: np.ndarray, rng: np.random.Generator, max_seconds: float, sample_rate: int,
+                  eq_db: float = 0.0):
+    """Crops of one length (the shortest segment's, at most ``max_seconds``), with gain and EQ augmentation."""
     n = min(int(max_seconds * sample_rate), int((seg.spans[idx, 3] - seg.spans[idx, 2]).min()))
     xs = []
     for k, _, a, b in seg.spans[idx]:
-        xs.append(unpack(crop(seg.audio[k][a:b], n, rng)) * 10 ** (rng.uniform(-9, 3) / 20))
+        x = random_eq(unpack(crop(seg.audio[k][a:b], n, rng)), rng, eq_db, sample_rate)
+        xs.append(x * 10 ** (rng.uniform(-9, 3) / 20))
     return torch.tensor(np.stack(xs)), torch.tensor(seg.labels[idx])
 
 
@@ -206,11 +225,11 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
         losses = []
         for _ in tqdm(range(cfg.steps_per_epoch), desc=f"epoch {epoch + 1}", disable=not progress, leave=False):
             idx = rng.choice(len(tr.files), size=cfg.batch, p=weights)
-            x, y = batch_of(tr, idx, n, rng, cfg.mix_prob, weights)
+            x, y = batch_of(tr, idx, n, rng, cfg.mix_prob, weights, cfg.eq_db)
             loss = loss_fn(net(x.to(device)), y.to(device))
             if seg:
                 idx = rng.choice(len(seg.labels), size=cfg.segment_batch, p=seg_weights)
-                x, y = segment_batch(seg, idx, rng, cfg.segment_seconds, sr)
+                x, y = segment_batch(seg, idx, rng, cfg.segment_seconds, sr, cfg.eq_db)
                 loss = loss + loss_fn(net(x.to(device)), y.to(device))
             opt.zero_grad()
             loss.backward()

@@ -105,3 +105,19 @@ def test_fine_tuning_on_tracks_starts_from_the_checkpoint_and_records_segments(t
     assert hist[0]["epoch"] == 0 and "valid_segments_roc_auc" in hist[1]
     assert m.training["n_train_segments"] == 4 and "valid_segments" in m.metrics
     assert m.training["init"]["path"] == str(first) and m.training["init"]["training"]["epochs"] == 1
+
+
+def test_random_eq_colours_the_spectrum_smoothly_within_its_range():
+    from iram.train import random_eq
+
+    x = np.random.default_rng(0).standard_normal(48000).astype(np.float32)
+    assert np.array_equal(random_eq(x, np.random.default_rng(1), 0.0, 16000), x)
+    gains = []
+    for seed in range(20):
+        y = random_eq(x, np.random.default_rng(seed), 6.0, 16000)
+        assert y.dtype == np.float32 and y.shape == x.shape
+        g = 20 * np.log10(np.abs(np.fft.rfft(y))[1:] / np.abs(np.fft.rfft(x))[1:])
+        assert np.abs(g).max() < 6 + 3 * 6  # tilt plus three bumps of at most about 3 sigma
+        assert np.abs(np.diff(g)).max() < 0.2  # smooth: no notch or step between neighbouring bins (1/3 Hz apart)
+        gains.append(g)
+    assert np.std([g[2000] - g[20000] for g in gains]) > 1.0  # it does vary from draw to draw
