@@ -156,9 +156,10 @@ def predict_segments(net: RoleCNN, seg: Segments) -> np.ndarray:
 
 
 @torch.inference_mode()
-def predict_clips(net: RoleCNN, ds: Dataset, *, device: str = "cpu", batch: int = 64) -> np.ndarray:
-    """Probabilities (n, 6) for the first window of each clip (tiled if shorter)."""
+def predict_clips(net: RoleCNN, ds: Dataset, *, batch: int = 64) -> np.ndarray:
+    """Probabilities (n, 6) for the first window of each clip (tiled if shorter), computed where the network's weights are."""
     net.eval()
+    device = next(net.parameters()).device
     n = int(net.cfg.window * ds.sample_rate)
     out = []
     for i in range(0, len(ds.files), batch):
@@ -206,7 +207,7 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
     n = int(model_cfg.window * sr)
 
     def validate() -> dict:
-        scores = {"valid_roc_auc": classification_scores(va.labels, predict_clips(net, va, device=device))["macro"]["roc_auc"]}
+        scores = {"valid_roc_auc": classification_scores(va.labels, predict_clips(net, va))["macro"]["roc_auc"]}
         if seg_va:
             p = predict_segments(net, seg_va)
             scores["valid_segments_roc_auc"] = classification_scores(seg_va.labels, p)["macro"]["roc_auc"]
@@ -248,14 +249,14 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
         if bad >= cfg.patience or (time.time() - t0) / 60 > cfg.max_minutes:
             break
     net.load_state_dict(best_state)
-    p_valid = predict_clips(net, va, device=device)
+    p_valid = predict_clips(net, va)
     thresholds = best_thresholds(va.labels, p_valid)
     metrics = {"valid": classification_scores(va.labels, p_valid, thresholds)}
     if seg_va:
         metrics["valid_segments"] = classification_scores(seg_va.labels, predict_segments(net, seg_va), thresholds)
     if test_dir:
         te = load_dataset(test_dir, sample_rate=sr, progress=progress)
-        metrics["test"] = classification_scores(te.labels, predict_clips(net, te, device=device), thresholds)
+        metrics["test"] = classification_scores(te.labels, predict_clips(net, te), thresholds)
     training = {"train": [str(d) for d in train_dirs], "valid": str(valid_dir), "test": str(test_dir) if test_dir else None,
                 "n_train": len(tr.files), "n_valid": len(va.files), "epochs": len(history), "history": history,
                 "minutes": (time.time() - t0) / 60, "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
