@@ -30,7 +30,7 @@ TRACKS=(--tracks "$W/gridtrain" --tracks "$W/gridtrain2" --valid-tracks "$W/tune
 models=(hcnn)
 [ "${ABLATION:-1}" = 1 ] && models+=(cnn-logmel)
 for m in "${models[@]}"; do
-  flag=(--bands 192); [ "$m" = cnn-logmel ] && flag=(--no-harmonic)  # HCNN: channel 1 up to Nyquist; ablation: 128 mel bands
+  flag=(); [ "$m" = cnn-logmel ] && flag=(--no-harmonic --bands 128)  # HCNN: the default 192 bands; ablation: 128 mel bands
   $IRAM train "${flag[@]}" "${LOOPS[@]}" --out "$W/$m-loops.pt" --epochs 20 --steps 300 --max-minutes 100 -q
   lap "$m on loops"
   $IRAM train --init "$W/$m-loops.pt" "${LOOPS[@]}" "${TRACKS[@]}" --out "$W/$m-ft.pt" \

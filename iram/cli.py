@@ -49,8 +49,8 @@ def get_parser() -> argparse.ArgumentParser:
     t.add_argument("--test", help="test dataset folder: metrics stored in the checkpoint")
     t.add_argument("--out", required=True, help="checkpoint path to write")
     t.add_argument("--no-harmonic", action="store_true", help="ablation: log-mel front-end instead of harmonic filters")
-    t.add_argument("--bands", type=int, default=128, help="front-end bands, 2 per semitone from C1 (default 128: "
-                   "harmonic 6 of the top band at Nyquist; 192: channel 1 up to Nyquist)")
+    t.add_argument("--bands", type=int, default=192, help="front-end bands: harmonic, 2 per semitone from C1 (default 192: "
+                   "channel 1 up to Nyquist; 128: harmonic 6 of the top band at Nyquist); log-mel: mel bands (the ablation used 128)")
     t.add_argument("--tracks", action="append", help="folder of annotated tracks (NAME.wav + NAME.truth.json) whose 4-bar segments are trained on too (repeatable)")
     t.add_argument("--valid-tracks", action="append", help="folder of annotated validation tracks: early stopping also counts their segments (repeatable)")
     t.add_argument("--init", help="start from this checkpoint's weights and configuration (fine-tuning)")

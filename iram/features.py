@@ -21,9 +21,8 @@ class FrontEndConfig:
     hop: int = 512  # 31.25 frames per second at 16 kHz
     f_min: float = 32.70  # C1
     bands_per_semitone: int = 2
-    n_bands: int = 128  # 64 semitones: C1 .. about E6, so harmonic 6 stays below Nyquist;
-    # more bands reach higher in channel 1 (192: up to Nyquist), and a band's harmonics above
-    # Nyquist are left empty
+    n_bands: int = 192  # 96 semitones: channel 1 from C1 up to Nyquist (the shipped model); a band's
+    # harmonics above Nyquist are left empty. 128 (C1 .. about E6) keeps every harmonic below it.
     n_harmonics: int = 6
     harmonic: bool = True  # False: log-mel ablation with n_bands mel bands
 
