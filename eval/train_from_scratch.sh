@@ -3,9 +3,10 @@
 #   1. the loop corpus (train / valid / test sources kept apart);
 #   2. the classifier trained on loops;
 #   3. composed tracks: 400 from training sources (to train on their 4-bar
-#      segments), 42 from validation sources (early stopping, thresholds);
+#      segments), 102 from validation sources (42 for early stopping, all 102
+#      for thresholds);
 #   4. fine-tuning on loops + training-source segments;
-#   5. per-role arrangement thresholds tuned on the validation tracks.
+#   5. per-role arrangement thresholds (best accuracy) tuned on the validation tracks.
 # Prints wall-clock times. The ablation (ABLATION=1, the default) goes through
 # steps 2, 4 and 5 the same way with the log-mel front-end.
 # Usage: bash eval/train_from_scratch.sh WORKDIR   (default work/)
@@ -24,6 +25,7 @@ $IRAM data tracks --n 200 --split train --seed 11 --out "$W/gridtrain" -q
 $IRAM data tracks --n 200 --split train --seed 12 --out "$W/gridtrain2" -q
 $IRAM data tracks --n 12 --split valid --seed 100 --out "$W/tune" -q
 $IRAM data tracks --n 30 --split valid --seed 101 --out "$W/tune2" -q
+$IRAM data tracks --n 60 --split valid --seed 102 --out "$W/tune3" -q
 lap tracks
 LOOPS=(--data "$W/corpus/train" --valid "$W/corpus/valid" --test "$W/corpus/test")
 TRACKS=(--tracks "$W/gridtrain" --tracks "$W/gridtrain2" --valid-tracks "$W/tune" --valid-tracks "$W/tune2")
@@ -36,6 +38,6 @@ for m in "${models[@]}"; do
   $IRAM train --init "$W/$m-loops.pt" "${LOOPS[@]}" "${TRACKS[@]}" --out "$W/$m-ft.pt" \
     --epochs 8 --steps 250 --lr 3e-4 --max-minutes 45 -q
   lap "$m fine-tuned on segments"
-  $PY eval/tune_thresholds.py --model "$W/$m-ft.pt" --tracks "$W/tune" "$W/tune2" --out "$W/$m.pt"
+  $PY eval/tune_thresholds.py --model "$W/$m-ft.pt" --tracks "$W/tune" "$W/tune2" "$W/tune3" --out "$W/$m.pt"
   lap "$m thresholds ($W/$m.pt)"
 done

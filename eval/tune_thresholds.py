@@ -4,11 +4,13 @@
 The thresholds that come out of `iram train` are tuned on loops; in full tracks
 (reverb tails, risers under everything) fx in particular fires too often at the
 loop threshold. This picks, per role, the threshold with the best F1 on the
-4-bar segments of validation-source composed tracks.
+4-bar segments of validation-source composed tracks, by per-role accuracy (the
+on/off decisions an IRAM shows) or by F1 (``--criterion f1``).
 
 Usage: python eval/tune_thresholds.py --model iram/weights/hcnn.pt --out iram/weights/hcnn.pt
-       [--tracks work/tune work/tune2]   (made with: iram data tracks --n 12 --split valid --seed 100 --out work/tune;
-                                         iram data tracks --n 30 --split valid --seed 101 --out work/tune2)
+       [--tracks work/tune work/tune2 work/tune3] [--criterion accuracy|f1]
+       (tracks made with: iram data tracks --n 12 --split valid --seed 100 --out work/tune;
+        ... --n 30 --seed 101 --out work/tune2; ... --n 60 --seed 102 --out work/tune3)
 """
 from __future__ import annotations
 
@@ -19,10 +21,23 @@ import numpy as np
 import torch
 
 
-def main() -> None:
+def segment_probs(model, folders: list[Path]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Ground truth and probabilities (n_segments, 6) of every annotated 4-bar segment in ``folders``,
+    scored the way ``iram analyze`` scores a track (its own beat grid, aligned to the annotation),
+    and the number of tracks."""
     from iram.analyze import analyze
     from iram.annotations import load_set
     from iram.benchmark import align
+
+    ys, ps = [], []
+    for t in (t for f in folders for t in load_set("composed", f)):
+        a = analyze(t.audio, model=model)
+        ys.append(t.roles)
+        ps.append(align(t.intervals, np.array([[s.start, s.end] for s in a.segments]), a.iram))
+    return np.concatenate(ys, axis=1).T, np.concatenate(ps, axis=1).T, len(ys)
+
+
+def main() -> None:
     from iram.evaluate import best_thresholds, classification_scores
     from iram.io import atomic_path
     from iram.model import load
@@ -31,6 +46,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None)
     ap.add_argument("--tracks", nargs="+", default=["work/tune"])
+    ap.add_argument("--criterion", choices=("accuracy", "f1"), default="accuracy")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     folders = [Path(f) for f in args.tracks]
@@ -40,21 +56,17 @@ def main() -> None:
         make_tracks(n=12, out=folders[0], seed=100, split="valid", progress=False)
     refuse_held_out(folders)
     model = load(args.model)
-    ys, ps = [], []
-    for t in (t for f in folders for t in load_set("composed", f)):
-        a = analyze(t.audio, model=model)
-        ys.append(t.roles)
-        ps.append(align(t.intervals, np.array([[s.start, s.end] for s in a.segments]), a.iram))
-    y, p = np.concatenate(ys, axis=1).T, np.concatenate(ps, axis=1).T
-    th = best_thresholds(y, p)
-    before = classification_scores(y, p, model.thresholds)["macro"]
+    y, p, n_tracks = segment_probs(model, folders)
+    th = best_thresholds(y, p, metric=args.criterion)
+    loop_th = model.training.get("loop_thresholds", model.thresholds)  # a re-tuned checkpoint keeps its loop thresholds
+    before = classification_scores(y, p, loop_th)["macro"]
     after = classification_scores(y, p, th)["macro"]
-    print(f"loop thresholds {np.round(model.thresholds, 2)}: accuracy {before['accuracy']:.3f}, F1 {before['f1']:.3f}")
+    print(f"loop thresholds {np.round(loop_th, 2)}: accuracy {before['accuracy']:.3f}, F1 {before['f1']:.3f}")
     print(f"arrangement thresholds {np.round(th, 2)}: accuracy {after['accuracy']:.3f}, F1 {after['f1']:.3f}")
     ckpt = torch.load(model.path, map_location="cpu", weights_only=True)
-    ckpt["training"]["loop_thresholds"] = list(ckpt["thresholds"])
+    ckpt["training"]["loop_thresholds"] = [float(v) for v in loop_th]
     ckpt["thresholds"] = [float(v) for v in th]
-    ckpt["training"]["thresholds"] = f"best F1 per role on {len(y)} segments of {len(ys)} composed tracks from validation sources ({', '.join(map(str, folders))})"
+    ckpt["training"]["thresholds"] = f"best {args.criterion} per role on {len(y)} segments of {n_tracks} composed tracks from validation sources ({', '.join(map(str, folders))})"
     with atomic_path(args.out) as tmp:
         torch.save(ckpt, tmp)
 

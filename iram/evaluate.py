@@ -16,16 +16,20 @@ def _defined(y: np.ndarray) -> bool:
     return 0 < y.sum() < len(y)
 
 
-def best_thresholds(y: np.ndarray, p: np.ndarray, grid=np.linspace(0.05, 0.95, 19)) -> list[float]:
-    """Per-role threshold that maximises F1 on (y, p); 0.5 where a role is undefined."""
-    from sklearn.metrics import f1_score
+def best_thresholds(y: np.ndarray, p: np.ndarray, grid=np.linspace(0.05, 0.95, 19), metric: str = "f1") -> list[float]:
+    """Per-role threshold that maximises ``metric`` ("f1" or "accuracy") on (y, p); 0.5 where a role is undefined.
 
+    Ties go to the lowest threshold on the grid.
+    """
+    from sklearn.metrics import accuracy_score, f1_score
+
+    score = {"f1": lambda yt, on: f1_score(yt, on, zero_division=0), "accuracy": accuracy_score}[metric]
     out = []
     for r in range(y.shape[1]):
         if not _defined(y[:, r]):
             out.append(0.5)
             continue
-        f = [f1_score(y[:, r], p[:, r] >= t, zero_division=0) for t in grid]
+        f = [score(y[:, r], p[:, r] >= t) for t in grid]
         out.append(float(grid[int(np.argmax(f))]))
     return out
 

@@ -7,7 +7,7 @@ import pytest
 from iram.annotations import DRYSDALE_CANDIDATES, DRYSDALE_MAPPINGS, load_drysdale, load_set, load_truth_json, match_drysdale_audio
 from iram.benchmark import align, score_set
 from iram.errors import AnnotationError
-from iram.evaluate import classification_scores
+from iram.evaluate import best_thresholds, classification_scores
 from iram.roles import ROLES
 from iram.segments import Segment
 
@@ -89,6 +89,16 @@ def test_metrics_against_hand_computed_values():
     assert s["macro"]["roc_auc"] == pytest.approx(0.75)
     always_on = classification_scores(np.ones((3, 1)), np.array([[0.2], [0.6], [0.9]]), roles=("c",))
     assert always_on["roles"]["c"]["roc_auc"] is None and always_on["macro"]["roc_auc"] is None
+
+
+def test_thresholds_by_accuracy_and_by_f1_differ_on_a_rare_role():
+    # two positives; two negatives score between them. F1 (2/3) ties at 0.10 < t <= 0.30 (2 TP, 2 FP) and at
+    # 0.35 < t <= 0.90 (1 TP, 1 FN), and the lowest of those grid points wins; accuracy is best (9/10) only above 0.35.
+    y = np.array([[1, 1, 0, 0, 0, 0, 0, 0, 0, 0]]).T
+    p = np.array([[0.9, 0.3, 0.35, 0.35, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]]).T
+    assert best_thresholds(y, p) == pytest.approx([0.15])
+    assert best_thresholds(y, p, metric="accuracy") == pytest.approx([0.40])
+    assert classification_scores(y, p, [0.40], roles=ROLES[:1])["macro"]["accuracy"] == pytest.approx(0.9)
 
 
 def test_length_mismatch_and_bad_inputs(tmp_path):
