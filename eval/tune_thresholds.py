@@ -3,9 +3,9 @@
 
 The thresholds that come out of `iram train` are tuned on loops; in full tracks
 (reverb tails, risers under everything) fx in particular fires too often at the
-loop threshold. This picks, per role, the threshold with the best F1 on the
-4-bar segments of validation-source composed tracks, by per-role accuracy (the
-on/off decisions an IRAM shows) or by F1 (``--criterion f1``).
+loop threshold. This picks, per role, the best threshold on the 4-bar segments
+of validation-source composed tracks: by accuracy (the default; the on/off
+decisions an IRAM shows) or by F1 (``--criterion f1``).
 
 Usage: python eval/tune_thresholds.py --model iram/weights/hcnn.pt --out iram/weights/hcnn.pt
        [--tracks work/tune work/tune2 work/tune3] [--criterion accuracy|f1]
