@@ -21,23 +21,10 @@ import numpy as np
 import torch
 
 
-def segment_probs(model, folders: list[Path]) -> tuple[np.ndarray, np.ndarray, int]:
-    """Ground truth and probabilities (n_segments, 6) of every annotated 4-bar segment in ``folders``,
-    scored the way ``iram analyze`` scores a track (its own beat grid, aligned to the annotation),
-    and the number of tracks."""
+def main() -> None:
     from iram.analyze import analyze
     from iram.annotations import load_set
     from iram.benchmark import align
-
-    ys, ps = [], []
-    for t in (t for f in folders for t in load_set("composed", f)):
-        a = analyze(t.audio, model=model)
-        ys.append(t.roles)
-        ps.append(align(t.intervals, np.array([[s.start, s.end] for s in a.segments]), a.iram))
-    return np.concatenate(ys, axis=1).T, np.concatenate(ps, axis=1).T, len(ys)
-
-
-def main() -> None:
     from iram.evaluate import best_thresholds, classification_scores
     from iram.io import atomic_path
     from iram.model import load
@@ -56,7 +43,12 @@ def main() -> None:
         make_tracks(n=12, out=folders[0], seed=100, split="valid", progress=False)
     refuse_held_out(folders)
     model = load(args.model)
-    y, p, n_tracks = segment_probs(model, folders)
+    ys, ps = [], []
+    for t in (t for f in folders for t in load_set("composed", f)):
+        a = analyze(t.audio, model=model)
+        ys.append(t.roles)
+        ps.append(align(t.intervals, np.array([[s.start, s.end] for s in a.segments]), a.iram))
+    y, p = np.concatenate(ys, axis=1).T, np.concatenate(ps, axis=1).T
     th = best_thresholds(y, p, metric=args.criterion)
     loop_th = model.training.get("loop_thresholds", model.thresholds)  # a re-tuned checkpoint keeps its loop thresholds
     before = classification_scores(y, p, loop_th)["macro"]
@@ -66,7 +58,7 @@ def main() -> None:
     ckpt = torch.load(model.path, map_location="cpu", weights_only=True)
     ckpt["training"]["loop_thresholds"] = [float(v) for v in loop_th]
     ckpt["thresholds"] = [float(v) for v in th]
-    ckpt["training"]["thresholds"] = f"best {args.criterion} per role on {len(y)} segments of {n_tracks} composed tracks from validation sources ({', '.join(map(str, folders))})"
+    ckpt["training"]["thresholds"] = f"best {args.criterion} per role on {len(y)} segments of {len(ys)} composed tracks from validation sources ({', '.join(map(str, folders))})"
     with atomic_path(args.out) as tmp:
         torch.save(ckpt, tmp)
 
