@@ -1,7 +1,7 @@
 """Train a role classifier on one or more dataset folders.
 
 Label-balanced sampling, random crops, on-the-fly mixing of two examples
-(labels OR-ed), gain and random-EQ augmentation; early stopping on the validation
+(labels OR-ed), gain, random-EQ and pitch-shift augmentation; early stopping on the validation
 split's macro ROC-AUC; per-role thresholds chosen on validation for best F1.
 
 Annotated tracks (``--tracks``: audio beside a ``.truth.json``, as ``iram data
@@ -23,6 +23,7 @@ from torch import nn
 
 from . import __version__
 from .data.dataset import Dataset, load_dataset, pack, unpack
+from .data.render import repitch
 from .errors import DataError
 from .evaluate import best_thresholds, classification_scores
 from .model import ModelConfig, RoleCNN, load, pick_device, save
@@ -41,6 +42,7 @@ class TrainConfig:
     segment_batch: int = 16  # segments per step when training on tracks
     segment_seconds: float = 8.0  # longest crop of a segment
     eq_db: float = 0.0  # random EQ: tilt up to +-eq_db at the band edges plus three smooth bumps (0: off)
+    shift: float = 0.0  # random pitch-and-formant shift of every crop, uniform in +-shift semitones (0: off)
 
 
 def crop(x: np.ndarray, n: int, rng: np.random.Generator | None) -> np.ndarray:
@@ -49,6 +51,15 @@ def crop(x: np.ndarray, n: int, rng: np.random.Generator | None) -> np.ndarray:
         x = np.tile(x, -(-n // len(x)) + 1)
     start = 0 if rng is None else int(rng.integers(0, len(x) - n + 1))
     return x[start:start + n]
+
+
+def shifted_crop(x: np.ndarray, n: int, rng: np.random.Generator, semitones: float) -> np.ndarray:
+    """A random window of ``n`` samples played up to ``semitones`` higher or lower (resampled,
+    so pitch, formants and tempo move together, as a sampler's repitch does); 0 is :func:`crop`."""
+    if semitones <= 0:
+        return crop(x, n, rng)
+    s = rng.uniform(-semitones, semitones)
+    return repitch(crop(x, int(n * 2.0 ** (s / 12)) + 2, rng), s)[:n].astype(np.float32)
 
 
 def random_eq(x: np.ndarray, rng: np.random.Generator, db: float, sample_rate: int) -> np.ndarray:
@@ -66,15 +77,15 @@ def random_eq(x: np.ndarray, rng: np.random.Generator, db: float, sample_rate: i
 
 
 def batch_of(ds: Dataset, idx: np.ndarray, n: int, rng: np.random.Generator, mix_prob: float, weights: np.ndarray,
-             eq_db: float = 0.0):
+             eq_db: float = 0.0, shift: float = 0.0):
     xs, ys = [], []
     sr = ds.sample_rate
     for i in idx:
-        x = random_eq(crop(ds.clip(i), n, rng), rng, eq_db, sr) * 10 ** (rng.uniform(-12, 6) / 20)
+        x = random_eq(shifted_crop(ds.clip(i), n, rng, shift), rng, eq_db, sr) * 10 ** (rng.uniform(-12, 6) / 20)
         y = ds.labels[i].copy()
         if rng.random() < mix_prob:
             j = int(rng.choice(len(ds.files), p=weights))
-            x = x + random_eq(crop(ds.clip(j), n, rng), rng, eq_db, sr) * 10 ** (rng.uniform(-12, 3) / 20)
+            x = x + random_eq(shifted_crop(ds.clip(j), n, rng, shift), rng, eq_db, sr) * 10 ** (rng.uniform(-12, 3) / 20)
             y = np.maximum(y, ds.labels[j])
         xs.append(x)
         ys.append(y)
@@ -132,12 +143,16 @@ def load_segments(folders: list[str | Path], sample_rate: int, *, progress: bool
 
 
 def segment_batch(seg: Segments, idx: np.ndarray, rng: np.random.Generator, max_seconds: float, sample_rate: int,
-                  eq_db: float = 0.0):
-    """Crops of one length (the shortest segment's, at most ``max_seconds``), with gain and EQ augmentation."""
-    n = min(int(max_seconds * sample_rate), int((seg.spans[idx, 3] - seg.spans[idx, 2]).min()))
+                  eq_db: float = 0.0, shift: float = 0.0):
+    """Crops of one length (the shortest segment's, less the room a shift up needs, at most ``max_seconds``),
+    with gain, EQ and shift augmentation."""
+    shortest = int((seg.spans[idx, 3] - seg.spans[idx, 2]).min())
+    if shift > 0:  # leave room for the longest crop a shift up reads
+        shortest = int((shortest - 2) / 2.0 ** (shift / 12))
+    n = min(int(max_seconds * sample_rate), shortest)
     xs = []
     for k, _, a, b in seg.spans[idx]:
-        x = random_eq(unpack(crop(seg.audio[k][a:b], n, rng)), rng, eq_db, sample_rate)
+        x = random_eq(shifted_crop(unpack(seg.audio[k][a:b]), n, rng, shift), rng, eq_db, sample_rate)
         xs.append(x * 10 ** (rng.uniform(-9, 3) / 20))
     return torch.tensor(np.stack(xs)), torch.tensor(seg.labels[idx])
 
@@ -226,11 +241,11 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
         losses = []
         for _ in tqdm(range(cfg.steps_per_epoch), desc=f"epoch {epoch + 1}", disable=not progress, leave=False):
             idx = rng.choice(len(tr.files), size=cfg.batch, p=weights)
-            x, y = batch_of(tr, idx, n, rng, cfg.mix_prob, weights, cfg.eq_db)
+            x, y = batch_of(tr, idx, n, rng, cfg.mix_prob, weights, cfg.eq_db, cfg.shift)
             loss = loss_fn(net(x.to(device)), y.to(device))
             if seg:
                 idx = rng.choice(len(seg.labels), size=cfg.segment_batch, p=seg_weights)
-                x, y = segment_batch(seg, idx, rng, cfg.segment_seconds, sr, cfg.eq_db)
+                x, y = segment_batch(seg, idx, rng, cfg.segment_seconds, sr, cfg.eq_db, cfg.shift)
                 loss = loss + loss_fn(net(x.to(device)), y.to(device))
             opt.zero_grad()
             loss.backward()

@@ -121,3 +121,20 @@ def test_random_eq_colours_the_spectrum_smoothly_within_its_range():
         assert np.abs(np.diff(g)).max() < 0.2  # smooth: no notch or step between neighbouring bins (1/3 Hz apart)
         gains.append(g)
     assert np.std([g[2000] - g[20000] for g in gains]) > 1.0  # it does vary from draw to draw
+
+
+def test_shifted_crop_moves_a_tone_by_the_drawn_interval_and_zero_is_a_plain_crop():
+    from iram.train import crop, shifted_crop
+
+    sr, n = 16000, 24000
+    x = np.sin(2 * np.pi * 440 * np.arange(3 * sr) / sr).astype(np.float32)
+    assert np.array_equal(shifted_crop(x, n, np.random.default_rng(1), 0.0), crop(x, n, np.random.default_rng(1)))
+    moved = []
+    for seed in range(8):
+        y = shifted_crop(x, n, np.random.default_rng(seed), 3.0)
+        s = np.random.default_rng(seed).uniform(-3, 3)  # the draw shifted_crop makes first
+        f = np.argmax(np.abs(np.fft.rfft(y * np.hanning(n)))) * sr / n
+        assert y.shape == (n,) and y.dtype == np.float32
+        assert abs(12 * np.log2(f / 440) - s) < 0.1  # within a tenth of a semitone of the drawn shift
+        moved.append(s)
+    assert max(moved) - min(moved) > 2.0
