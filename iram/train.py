@@ -53,13 +53,16 @@ def crop(x: np.ndarray, n: int, rng: np.random.Generator | None) -> np.ndarray:
     return x[start:start + n]
 
 
+SHIFT_PAD = 2  # samples a shifted crop reads beyond n * ratio, so the resampled window fills n
+
+
 def shifted_crop(x: np.ndarray, n: int, rng: np.random.Generator, semitones: float) -> np.ndarray:
     """A random window of ``n`` samples played up to ``semitones`` higher or lower (resampled,
     so pitch, formants and tempo move together, as a sampler's repitch does); 0 is :func:`crop`."""
     if semitones <= 0:
         return crop(x, n, rng)
     s = rng.uniform(-semitones, semitones)
-    return repitch(crop(x, int(n * 2.0 ** (s / 12)) + 2, rng), s)[:n].astype(np.float32)
+    return repitch(crop(x, int(n * 2.0 ** (s / 12)) + SHIFT_PAD, rng), s)[:n].astype(np.float32)
 
 
 def random_eq(x: np.ndarray, rng: np.random.Generator, db: float, sample_rate: int) -> np.ndarray:
@@ -148,7 +151,7 @@ def segment_batch(seg: Segments, idx: np.ndarray, rng: np.random.Generator, max_
     with gain, EQ and shift augmentation."""
     shortest = int((seg.spans[idx, 3] - seg.spans[idx, 2]).min())
     if shift > 0:  # leave room for the longest crop a shift up reads
-        shortest = int((shortest - 2) / 2.0 ** (shift / 12))
+        shortest = int((shortest - SHIFT_PAD) / 2.0 ** (shift / 12))
     n = min(int(max_seconds * sample_rate), shortest)
     xs = []
     for k, _, a, b in seg.spans[idx]:
