@@ -33,6 +33,7 @@ class Analysis:
     model: dict = field(default_factory=dict)
     fixed_grid: bool = True
     version: str = __version__
+    madmom: dict = field(default_factory=dict)  # madmom's DBN alone: bpm, beats, downbeats (s), phrase_offset (bars)
 
     @property
     def active(self) -> np.ndarray:
@@ -55,6 +56,7 @@ class Analysis:
                                     for i, r in enumerate(ROLES)}} for k, s in enumerate(self.segments)],
             "sections": [{"start": round(s.start, 4), "end": round(s.end, 4), "bars": list(s.bars), "label": s.label,
                           "roles": list(s.roles), "name": s.name} for s in self.sections],
+            "madmom_dbn": {k: [round(float(b), 4) for b in v] if isinstance(v, np.ndarray) else v for k, v in self.madmom.items()},
         }
 
     @classmethod
@@ -68,7 +70,8 @@ class Analysis:
             return cls(path=d.get("path", d.get("file", "")), duration=d["duration"], bpm=d["bpm"], beats=np.array(d["beats"]),
                        downbeats=np.array(d["downbeats"]), segments=segs, iram=iram, thresholds=tuple(d["thresholds"]),
                        sections=secs, model=d.get("model", {}), fixed_grid=d.get("fixed_grid", True),
-                       version=d.get("iram_version", "?"))
+                       version=d.get("iram_version", "?"),
+                       madmom={k: np.array(v) if isinstance(v, list) else v for k, v in d.get("madmom_dbn", {}).items()})
         except (KeyError, TypeError) as err:
             raise IramError(f"results JSON lacks {err}; is it an .iram.json written by iram analyze?") from err
 
@@ -98,7 +101,7 @@ def analyze(path: str | Path, *, model=None, device: str = "auto", mode: str = "
 def analyze_with_audio(path: str | Path, *, model=None, device: str = "auto", mode: str = "segment") -> tuple[Analysis, np.ndarray]:
     """:func:`analyze`, also returning the decoded mono 16 kHz audio (for the plot)."""
     from . import audio as audio_mod
-    from . import beats as beats_mod
+    from .beats import FPS, from_activations, rnn_activations, spectral_curves
     from .activations import frame_features, score_segments
     from .model import RoleModel, load, pick_device
     from .segments import BARS, bar_grid, bar_means, make_segments, novelty, phrase_offset
@@ -118,20 +121,25 @@ def analyze_with_audio(path: str | Path, *, model=None, device: str = "auto", mo
     y44 = audio_mod.to_int16(au.signals.pop(BEAT_SR))  # an hour at 44.1 kHz: 318 MB, not 635
     del au
     with ThreadPoolExecutor(1) as pool:
-        act = pool.submit(beats_mod.activations, y44, BEAT_SR)
-        low, bands = beats_mod.spectral_curves(y16)
+        act = pool.submit(rnn_activations, y44, BEAT_SR)
+        low, bands = spectral_curves(y16)
         z, fps = frame_features(rm.net, y16)
         act = act.result()
     del y44
-    bt = beats_mod.from_activations(act, duration, low, bands)
-    grid = bar_grid(bt.downbeats, duration)
-    offset = phrase_offset(novelty(bar_means(bands, grid, beats_mod.FPS))) if len(grid) >= 2 * BARS else 0
-    segs = make_segments(bt.downbeats, duration, offset)
+    bt = from_activations(act, duration=duration, low=low, bands=bands)
+
+    def phrase_start(downbeats):
+        grid = bar_grid(downbeats, duration)
+        return phrase_offset(novelty(bar_means(bands, grid, FPS))) if len(grid) >= 2 * BARS else 0
+
+    segs = make_segments(bt.downbeats, duration, phrase_start(bt.downbeats))
     iram = score_segments(rm.net, z, fps, [(s.start, s.end) for s in segs], mode=mode)
     secs = find_sections(iram, rm.thresholds, segs)
     a = Analysis(path=str(path.resolve()), duration=duration, bpm=bt.bpm, beats=bt.beats, downbeats=bt.downbeats,
                  segments=tuple(segs), iram=iram, thresholds=tuple(rm.thresholds), sections=tuple(secs),
-                 model={"name": rm.name, "version": rm.version, "path": rm.path}, fixed_grid=bt.fixed_grid)
+                 model={"name": rm.name, "version": rm.version, "path": rm.path}, fixed_grid=bt.fixed_grid,
+                 madmom={"bpm": round(bt.madmom_bpm, 3), "beats": bt.madmom_beats, "downbeats": bt.madmom_downbeats,
+                         "phrase_offset": phrase_start(bt.madmom_downbeats)})
     return a, y16
 
 

@@ -20,6 +20,7 @@ from .evaluate import classification_scores
 from .roles import ROLES
 
 LENGTH_TOLERANCE = 0.1  # annotation and prediction may differ in length by this share of the track
+BEAT_KEYS = ("within_1pc", "within_4pc", "within_4pc_octave", "on_phrase_grid", "beat_f", "downbeat_f")
 
 
 def align(truth_intervals: np.ndarray, pred_intervals: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -63,6 +64,22 @@ def beat_scores(truth: Truth, a) -> dict:
     return out
 
 
+def madmom_alone(a):
+    """The analysis ``a`` as madmom's DBN alone read its beats (decoded from the same activations
+    by the beat stage and kept in ``a.madmom``): bpm, beats, downbeats and the phrase-aligned
+    4-bar segments on its downbeats; None for results saved without it."""
+    from types import SimpleNamespace
+
+    from .segments import make_segments
+
+    m = a.madmom
+    if not m or "beats" not in m:
+        return None
+    downs = np.asarray(m["downbeats"], float)
+    return SimpleNamespace(bpm=float(m["bpm"]), beats=np.asarray(m["beats"], float), downbeats=downs,
+                           segments=make_segments(downs, a.duration, int(m.get("phrase_offset", 0))))
+
+
 def section_scores(truth: Truth, a) -> dict:
     import mir_eval
 
@@ -92,6 +109,10 @@ def score_set(truths: list[Truth], analyses: list, thresholds) -> dict:
         if t.tempo:
             row.update(tempo_scores(t.tempo, a.bpm), ref_bpm=t.tempo)
         row.update(beat_scores(t, a))
+        m = madmom_alone(a)
+        if m is not None:
+            row.update({f"madmom_{k}": v for k, v in {**(tempo_scores(t.tempo, m.bpm) if t.tempo else {}),
+                                                        **beat_scores(t, m)}.items()})
         row.update(section_scores(t, a))
         annotated = ~np.isnan(t.roles) & ~np.isnan(ali)
         on = ali >= np.asarray(thresholds)[:, None]
@@ -105,11 +126,7 @@ def score_set(truths: list[Truth], analyses: list, thresholds) -> dict:
     keep = ~np.isnan(p[idx]).any(axis=0) & ~np.isnan(y[idx]).any(axis=0)
     scores = classification_scores(y[idx][:, keep].T, p[idx][:, keep].T, np.asarray(thresholds)[idx], roles=roles)
     summary = {}
-    for k in ("within_1pc", "within_4pc", "within_4pc_octave", "on_phrase_grid"):
-        v = [r[k] for r in tracks if k in r]
-        if v:
-            summary[k] = float(np.mean(v))
-    for k in ("beat_f", "downbeat_f", "hit_f_0.5s", "hit_f_3.0s"):
+    for k in (*BEAT_KEYS, "hit_f_0.5s", "hit_f_3.0s", *(f"madmom_{k}" for k in BEAT_KEYS)):
         v = [r[k] for r in tracks if k in r]
         if v:
             summary[k] = float(np.mean(v))
@@ -124,9 +141,14 @@ def markdown(result: dict, title: str) -> str:
         lines.append(f"| {r} | {fmt(v['roc_auc'])} | {fmt(v['pr_auc'])} | {fmt(v['f1'])} | {fmt(v['accuracy'])} | {fmt(v['pearson'])} | {v['support']} |")
     m = sc["macro"]
     lines.append(f"| **macro** | {fmt(m['roc_auc'])} | {fmt(m['pr_auc'])} | {fmt(m['f1'])} | {fmt(m['accuracy'])} | {fmt(m['pearson'])} | {sc['n']} segments |")
-    if result["summary"]:
-        lines += ["", "| " + " | ".join(result["summary"]) + " |", "|" + "---|" * len(result["summary"]),
-                  "| " + " | ".join(f"{v:.3f}" for v in result["summary"].values()) + " |"]
+    summary = result["summary"]
+    if summary:
+        cols = [k for k in summary if not k.startswith("madmom_")]
+        lines += ["", "| beats from | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols),
+                  "| iram | " + " | ".join(f"{summary[k]:.3f}" for k in cols) + " |"]
+        if any(k.startswith("madmom_") for k in summary):
+            lines.append("| madmom DBN alone | " + " | ".join(f"{summary[f'madmom_{k}']:.3f}" if f"madmom_{k}" in summary else "—"
+                                                          for k in cols) + " |")
     return "\n".join(lines) + "\n"
 
 
