@@ -42,7 +42,7 @@ def load(folders) -> list[dict]:
         if len(dec) < 8:
             continue
         cv = curves.evidence(d["act"], d["low"], d["bands"])
-        g = grid.fixed_grid(dec[:, 0], cv["beat"], float(d["duration"]))
+        g = grid.fixed_grid(dec[:, 0], np.clip(d["act"][:, 0] + d["act"][:, 1], 0, 1), float(d["duration"]))
         truth = json.loads(truth_path.read_text())
         out.append({"name": str(audio_path), "cv": cv, "base": dec[:, 0] if g is None else g,
                     "madmom_downbeats": dec[dec[:, 1] == 1, 0],
@@ -80,9 +80,9 @@ def phase_examples(tracks: list[dict], p: dict) -> list[tuple[np.ndarray, int]]:
 
     out = []
     for t in tracks:
-        b = chosen_beats(t, p)
-        if beat_f(t, b) < 0.9:
-            continue
+        b = max([chosen_beats(t, p)] + [g for _, g in reading.octave_readings(t["base"])], key=lambda g: beat_f(t, g))
+        if beat_f(t, b) < 0.9:  # the phase is learnt on right beats: the best reading on offer, as if the
+            continue            # octave and off-beat checks had found it
         downs = t["downbeats"][(t["downbeats"] > b[0] + 0.1) & (t["downbeats"] < b[-1] - 0.1)]
         if len(downs) < 4:
             continue

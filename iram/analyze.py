@@ -101,8 +101,9 @@ def analyze(path: str | Path, *, model=None, device: str = "auto", mode: str = "
 def analyze_with_audio(path: str | Path, *, model=None, device: str = "auto", mode: str = "segment") -> tuple[Analysis, np.ndarray]:
     """:func:`analyze`, also returning the decoded mono 16 kHz audio (for the plot)."""
     from . import audio as audio_mod
-    from .beats import FPS, from_activations, rnn_activations, spectral_curves
     from .activations import frame_features, score_segments
+    from .beats import FPS, from_activations, spectral_curves
+    from .beats.madmom_adapter import track_in_background
     from .model import RoleModel, load, pick_device
     from .segments import BARS, bar_grid, bar_means, make_segments, novelty, phrase_offset
 
@@ -116,17 +117,17 @@ def analyze_with_audio(path: str | Path, *, model=None, device: str = "auto", mo
     if len(y16) < rm.window * MODEL_SR:
         raise AudioError(f"{path}: only {au.duration:.2f} s of audio, shorter than the model's {rm.window:g} s window; nothing to analyse")
     duration = len(y16) / MODEL_SR
-    # madmom's RNN mostly keeps one core busy: the spectral curves and the role model's
-    # frame features run beside it on the other
+    # madmom's RNN mostly keeps one core busy: the spectral curves, the role model's
+    # frame features and madmom's DBN decoding run beside it on the other
     y44 = audio_mod.to_int16(au.signals.pop(BEAT_SR))  # an hour at 44.1 kHz: 318 MB, not 635
     del au
     with ThreadPoolExecutor(1) as pool:
-        act = pool.submit(rnn_activations, y44, BEAT_SR)
+        madmom_done = track_in_background(y44, BEAT_SR, pool)
         low, bands = spectral_curves(y16)
         z, fps = frame_features(rm.net, y16)
-        act = act.result()
+        act, decoded = madmom_done()  # the DBN decodes here while the RNN computes the next piece
     del y44
-    bt = from_activations(act, duration=duration, low=low, bands=bands)
+    bt = from_activations(act, duration=duration, low=low, bands=bands, decoded=decoded)
 
     def phrase_start(downbeats):
         grid = bar_grid(downbeats, duration)

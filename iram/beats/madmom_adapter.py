@@ -3,10 +3,14 @@
 madmom's RNN is run as madmom builds it, except that its three STFTs are computed a
 block of frames per FFT call (:func:`stft_blocks`: the same numbers, the RNN stage
 about twice as fast here). The DBN is madmom's ``DBNDownBeatTrackingProcessor`` with
-its defaults in 4/4, decoding the activations in overlapping chunks so that memory
-stays flat. madmom's models are licensed CC BY-NC-SA 4.0 (see README).
+its defaults in 4/4, decoding the activations in overlapping windows so that memory
+stays flat, each as soon as the RNN has delivered its frames (:func:`track_in_background`).
+madmom's models are licensed CC BY-NC-SA 4.0 (see README).
 """
 from __future__ import annotations
+
+import queue
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -14,7 +18,7 @@ FPS = 100  # activation frames per second
 SR = 44100  # the sample rate madmom's networks expect
 CHUNK_S = 60.0  # activations of long files are computed in overlapping chunks (60 s: about 0.6 GB each)
 OVERLAP_S = 5.0
-DECODE_S = 60.0  # the DBN decodes in 60 s chunks (+ overlaps): its back-pointers take frames x 14,400 states x 4 bytes
+DECODE_S = 30.0  # the DBN decodes in 30 s windows (+ overlaps): its back-pointers take frames x 14,400 states x 4 bytes
 MIN_BPM, MAX_BPM = 55.0, 205.0  # madmom's DBN defaults
 
 
@@ -66,12 +70,11 @@ def downbeat_processor():
     return proc
 
 
+def rnn_activation_pieces(signal: np.ndarray, sr: int = SR) -> Iterator[np.ndarray]:
+    """madmom RNN (beat, downbeat) activations at 100 fps, as consecutive pieces (frames, 2).
 
-def rnn_activations(signal: np.ndarray, sr: int = SR) -> np.ndarray:
-    """madmom RNN (beat, downbeat) activations, shape (frames, 2) at 100 fps.
-
-    Long signals are processed in 60 s chunks overlapping by 5 s, so memory
-    stays flat for hour-long mixes.
+    Long signals are processed in 60 s chunks overlapping by 5 s, a piece per chunk, so
+    memory stays flat for hour-long mixes and decoding can start before the end.
     """
     from madmom.audio.signal import Signal
 
@@ -79,39 +82,102 @@ def rnn_activations(signal: np.ndarray, sr: int = SR) -> np.ndarray:
     n = len(signal)
     step, ov = int(CHUNK_S * sr), int(OVERLAP_S * sr)
     if n <= step + 2 * ov:
-        return proc(Signal(signal, sample_rate=sr, num_channels=1))
-    parts = []
+        yield proc(Signal(signal, sample_rate=sr, num_channels=1))
+        return
     for start in range(0, n, step):
         a = max(0, start - ov)
         b = min(n, start + step + ov)
         act = proc(Signal(signal[a:b], sample_rate=sr, num_channels=1))
         lo = int(round((start - a) / sr * FPS))
         hi = lo + int(round(min(step, n - start) / sr * FPS))
-        parts.append(act[lo:hi])
-    return np.concatenate(parts)
+        yield act[lo:hi]
 
+
+def rnn_activations(signal: np.ndarray, sr: int = SR) -> np.ndarray:
+    """madmom RNN (beat, downbeat) activations, shape (frames, 2) at 100 fps."""
+    return np.concatenate(list(rnn_activation_pieces(signal, sr)))
+
+
+class DBNDecoder:
+    """madmom's DBN decoding (4/4, its default tempo range) of activations given piece by piece.
+
+    The Viterbi back-pointers grow with frames x states, so activations longer than
+    DECODE_S (+ overlaps) are decoded in windows overlapping by OVERLAP_S and stitched;
+    each window is decoded as soon as its frames are in (:meth:`add`), so decoding can
+    run while madmom's RNN computes the next piece. :meth:`finish` decodes the rest.
+    """
+
+    def __init__(self) -> None:
+        from madmom.features.downbeats import DBNDownBeatTrackingProcessor
+
+        self.dbn = DBNDownBeatTrackingProcessor(beats_per_bar=[4], fps=FPS, min_bpm=MIN_BPM, max_bpm=MAX_BPM)
+        self.step, self.ov = int(DECODE_S * FPS), int(OVERLAP_S * FPS)
+        self.pieces: list[np.ndarray] = []
+        self.n = 0
+        self.next = 0  # start frame of the next window to decode
+        self.parts: list[np.ndarray] = []
+
+    def add(self, piece: np.ndarray) -> None:
+        self.pieces.append(piece)
+        self.n += len(piece)
+        # a window whose frames are all in, once the whole is known to be longer than one window
+        while self.n > self.step + 2 * self.ov and self.next + self.step + self.ov <= self.n:
+            self._window(self._activations(), self.next)
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray]:
+        """All activations (frames, 2) and their decoding (n, 2): beat time (s), position in bar (1..4)."""
+        act = self._activations()
+        if self.n <= self.step + 2 * self.ov:
+            return act, self.dbn(act) if self.n else np.zeros((0, 2))
+        while self.next < self.n:
+            self._window(act, self.next)
+        if not self.parts:
+            return act, np.zeros((0, 2))
+        out = np.concatenate(self.parts)
+        return act, out[np.concatenate([[True], np.diff(out[:, 0]) > 0.1])]  # one beat where two windows found it
+
+    def _activations(self) -> np.ndarray:
+        if len(self.pieces) > 1:
+            self.pieces = [np.concatenate(self.pieces)]
+        return self.pieces[0] if self.pieces else np.zeros((0, 2))
+
+    def _window(self, act: np.ndarray, start: int) -> None:
+        a, b = max(0, start - self.ov), min(len(act), start + self.step + self.ov)
+        d = self.dbn(act[a:b])
+        if len(d):
+            d[:, 0] += a / FPS
+            self.parts.append(d[(d[:, 0] >= start / FPS) & (d[:, 0] < (start + self.step) / FPS)])
+        self.next = start + self.step
 
 
 def dbn_decode(act: np.ndarray) -> np.ndarray:
-    """madmom DBN decoding in 4/4: array (n, 2) of beat time and position in bar (1..4).
+    """madmom's DBN decoding of activations (frames, 2), see :class:`DBNDecoder`: array (n, 2)
+    of beat time (s) and position in the bar (1..4)."""
+    dec = DBNDecoder()
+    dec.add(act)
+    return dec.finish()[1]
 
-    The Viterbi back-pointers grow with frames x states, so activations longer
-    than DECODE_S are decoded in chunks overlapping by OVERLAP_S and stitched.
-    """
-    from madmom.features.downbeats import DBNDownBeatTrackingProcessor
 
-    dbn = DBNDownBeatTrackingProcessor(beats_per_bar=[4], fps=FPS, min_bpm=MIN_BPM, max_bpm=MAX_BPM)
-    step, ov = int(DECODE_S * FPS), int(OVERLAP_S * FPS)
-    if len(act) <= step + 2 * ov:
-        return dbn(act)
-    parts = []
-    for start in range(0, len(act), step):
-        a, b = max(0, start - ov), min(len(act), start + step + ov)
-        d = dbn(act[a:b])
-        if len(d):
-            d[:, 0] += a / FPS
-            parts.append(d[(d[:, 0] >= start / FPS) & (d[:, 0] < (start + step) / FPS)])
-    if not parts:
-        return np.zeros((0, 2))
-    out = np.concatenate(parts)
-    return out[np.concatenate([[True], np.diff(out[:, 0]) > 0.1])]  # one beat where two chunks both found it
+def track_in_background(signal: np.ndarray, sr: int, pool) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    """Start madmom's RNN on ``signal`` in ``pool`` (a one-worker executor) and return a function
+    that, called from this thread when it has nothing else to do, DBN-decodes the activations
+    piece by piece as the RNN delivers them: (activations (frames, 2), decoding (n, 2))."""
+    pieces: queue.Queue = queue.Queue()
+
+    def produce() -> None:
+        try:
+            for piece in rnn_activation_pieces(signal, sr):
+                pieces.put(piece)
+        finally:
+            pieces.put(None)
+
+    job = pool.submit(produce)
+
+    def collect() -> tuple[np.ndarray, np.ndarray]:
+        dec = DBNDecoder()
+        while (piece := pieces.get()) is not None:
+            dec.add(piece)
+        job.result()  # the RNN's error, if any
+        return dec.finish()
+
+    return collect

@@ -11,9 +11,10 @@ activations and the onsets actually are, not on tempo or drum-pattern priors:
 2. octave (:func:`check_octave`): the same score for every rescaled reading, against
    the beats kept by the off-beat check;
 3. bar phase (:func:`choose_phase`): each of the four beats of the bar is scored by a
-   linear model over madmom's downbeat activation, kick and snare onsets, the change in
-   sound from the bar (1, 4 and 8 bars) before to the bar after, and whether madmom's
-   DBN put its downbeats there.
+   linear model over madmom's downbeat activation, kick onsets, the change in sound
+   from the 1, 4 and 8 bars before to the bar after, and whether madmom's DBN put its
+   downbeats there. (Snare on 2 and 4 was tried and left out: on composed tracks its
+   weight came out negative, a convention of the generator.)
 
 The margins and the phase weights are fitted by ``eval/fit_reading.py`` on the train
 modules and composed tracks and bundled as ``weights/reading.json``.
@@ -25,14 +26,12 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import ModelError
-from .grid import AGREE_S
 from .madmom_adapter import FPS
 
 MIN_BPM, MAX_BPM = 55.0, 215.0  # readings outside this range are not offered
 OCTAVE_RATIOS = (0.5, 2.0, 2 / 3, 1.5, 0.75, 4 / 3)  # period multipliers: twice, half, 3/2, 2/3, 4/3, 3/4 of the tempo
 RATIO_CLIP = 2.0  # a log ratio of two means, clipped: one odd curve cannot outvote the others
-PHASE_FEATURES = ("downbeat_act", "low_on_downbeat", "backbeat_mid", "change_1bar", "change_4bar", "change_8bar",
-                  "madmom_downbeat")
+PHASE_FEATURES = ("downbeat_act", "low_on_downbeat", "change_1bar", "change_4bar", "change_8bar", "madmom_downbeat")
 
 
 def at(curve: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -128,20 +127,19 @@ def beat_spectra(beats: np.ndarray, bands: np.ndarray) -> np.ndarray:
 
 
 def change(spectra: np.ndarray, bars: int) -> np.ndarray:
-    """At each beat, how far the sound rises above the same beat of the ``bars`` bars before
-    (the mean of beats j-4, j-8, ...; so a drum pattern repeating each bar cancels out), summed
-    over the bands where it rises, and counted only where this is more than at the beat before:
-    new sound entering (a part, a crash, a chord) counts on the beat it starts on. 0 until
-    ``bars`` bars and a beat precede."""
+    """At each beat j, how far the sound of the bar from it (beats j..j+3) rises above the
+    ``bars`` bars before it, summed over the bands where it rises: new sound entering (a part,
+    a chord, a drop) is largest from the beat it starts on. Whole bars on both sides, so a
+    drum pattern repeating each bar cancels out; a one-beat event (a crash) gives a plateau
+    over the four bars that hold it, which ends on it. 0 where the windows do not fit."""
     n = len(spectra)
     out = np.zeros(n)
-    if n <= 4 * bars:
-        return out
-    j = np.arange(4 * bars, n)
-    before = sum(spectra[j - 4 * k] for k in range(1, bars + 1)) / bars
-    rise = np.zeros(n)
-    rise[j] = np.maximum(0.0, spectra[j] - before).sum(axis=1)
-    out[j[1:]] = np.maximum(0.0, np.diff(rise[j]))  # from the second beat with a full history: no edge
+    c = np.concatenate([np.zeros((1, spectra.shape[1])), np.cumsum(spectra, axis=0)])
+    j = np.arange(4 * bars, n - 3)
+    if len(j):
+        after = (c[j + 4] - c[j]) / 4
+        before = (c[j] - c[j - 4 * bars]) / (4 * bars)
+        out[j] = np.maximum(0.0, after - before).sum(axis=1)
     return out
 
 
@@ -158,9 +156,9 @@ def peak_share(v: np.ndarray, sel: np.ndarray) -> float:
 def phase_features(beats: np.ndarray, cv: dict[str, np.ndarray], madmom_downbeats: np.ndarray | None) -> np.ndarray:
     """(4, len(PHASE_FEATURES)): for the downbeat on beat k = 0..3 (downbeats ``beats[k::4]``),
     log ratios of madmom's downbeat activation and of low-band onsets (kick) on its downbeats
-    against all beats, of mid-band onsets (snare, clap) on its beats 2 and 4 against 1 and 3
-    (the backbeat); the share of the change in sound over 1, 4 and 8 bars (:func:`change`)
-    that falls on its downbeats (:func:`peak_share`); and whether madmom's DBN downbeats do."""
+    against all beats; the share of the change in sound over 1, 4 and 8 bars (:func:`change`)
+    that falls on its downbeats (:func:`peak_share`); and the share of madmom's DBN downbeats
+    nearest to its downbeats."""
     def ratio(v: np.ndarray, sel: np.ndarray, ref: np.ndarray) -> float:
         if not (sel.any() and ref.any()):
             return 0.0
@@ -169,7 +167,7 @@ def phase_features(beats: np.ndarray, cv: dict[str, np.ndarray], madmom_downbeat
 
     n = len(beats)
     pos = np.arange(n)
-    vals = {name: at(cv[name], beats) for name in ("downbeat", "low", "mid") if name in cv}
+    vals = {name: at(cv[name], beats) for name in ("downbeat", "low") if name in cv}
     if "bands" in cv and n >= 8:
         spectra = beat_spectra(beats, cv["bands"])
         for name, bars in (("change_1bar", 1), ("change_4bar", 4), ("change_8bar", 8)):
@@ -177,10 +175,9 @@ def phase_features(beats: np.ndarray, cv: dict[str, np.ndarray], madmom_downbeat
     dbn = np.zeros(4)
     if madmom_downbeats is not None and len(madmom_downbeats):
         gap = np.abs(madmom_downbeats[:, None] - beats[None, :])
-        near = gap.min(axis=1) < AGREE_S
+        near = gap.min(axis=1) < 0.5 * float(np.median(np.diff(beats)))  # within half a beat of one
         if near.any():
-            hits = np.bincount(gap[near].argmin(axis=1) % 4, minlength=4)
-            dbn[int(np.argmax(hits))] = float(hits.max() >= 0.5 * len(madmom_downbeats))
+            dbn = np.bincount(gap[near].argmin(axis=1) % 4, minlength=4) / len(madmom_downbeats)
     out = np.zeros((4, len(PHASE_FEATURES)))
     every = pos >= 0
     for k in range(4):
@@ -190,8 +187,6 @@ def phase_features(beats: np.ndarray, cv: dict[str, np.ndarray], madmom_downbeat
             row["downbeat_act"] = ratio(vals["downbeat"], down, every)
         if "low" in vals:
             row["low_on_downbeat"] = ratio(vals["low"], down, every)
-        if "mid" in vals:
-            row["backbeat_mid"] = ratio(vals["mid"], (pos - k) % 2 == 1, (pos - k) % 2 == 0)
         for name in ("change_1bar", "change_4bar", "change_8bar"):
             if name in vals:
                 row[name] = peak_share(vals[name], down)
