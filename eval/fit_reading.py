@@ -1,10 +1,11 @@
 """Fit the settings of the beat reading (``iram/beats/reading.py``) and write ``iram/weights/reading.json``.
 
-The off-beat and octave margins and the weight of low-band onsets are chosen on a small grid
+The off-beat and octave margins and the weights of low-band onsets and of madmom's bars
+(downbeat activation) are chosen on a small grid
 for the best mean beat F-measure on the *training* folders (ties: the larger margins, which
 keep madmom's reading more often); the bar-phase weights are then fitted as a softmax over
-the four phases of each training track whose chosen beats are right (an L2 penalty keeps
-them small). The validation folders are only scored. Folders: train and valid modules
+the four phases of each training track whose chosen beats are right (non-negative, an L2
+penalty keeping them small). The validation folders are only scored. Folders: train and valid modules
 (``<slug>/mix.flac`` + ``truth.json``) and composed tracks from the training or validation
 sources; never a test split (refused).
 
@@ -25,9 +26,10 @@ import numpy as np
 
 from tune_beats import cached_inputs, refuse_held_out, track_files
 
-OCTAVE_MARGINS = (0.0, 0.1, 0.2, 0.4, 0.8)
-OFFBEAT_MARGINS = (0.0, 0.1, 0.2, 0.4, 0.8)
-LOW_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
+OCTAVE_MARGINS = (0.0, 0.1, 0.2)
+OFFBEAT_MARGINS = (0.2, 0.4, 0.8)
+LOW_WEIGHTS = (0.5, 1.0)
+BAR_WEIGHTS = (2.0, 4.0, 8.0, 16.0)
 
 
 def load(folders) -> list[dict]:
@@ -54,7 +56,8 @@ def chosen_beats(t: dict, p: dict) -> np.ndarray:
     from iram.beats import reading
 
     b, _ = reading.check_offbeat(t["base"], t["cv"], margin=p["offbeat_margin"], low_weight=p["low_weight"])
-    b, _ = reading.check_octave(b, t["cv"], margin=p["octave_margin"], low_weight=p["low_weight"])
+    b, _ = reading.check_octave(b, t["cv"], margin=p["octave_margin"], low_weight=p["low_weight"],
+                                bar_weight=p["bar_weight"])
     return b
 
 
@@ -65,8 +68,8 @@ def beat_f(t: dict, beats: np.ndarray) -> float:
 def fit_margins(tracks: list[dict]) -> tuple[dict, float]:
     """The grid point with the best mean beat F on ``tracks`` (ties: larger margins)."""
     best = None
-    for om, fm, lw in itertools.product(OCTAVE_MARGINS, OFFBEAT_MARGINS, LOW_WEIGHTS):
-        p = {"octave_margin": om, "offbeat_margin": fm, "low_weight": lw}
+    for om, fm, lw, bw in itertools.product(OCTAVE_MARGINS, OFFBEAT_MARGINS, LOW_WEIGHTS, BAR_WEIGHTS):
+        p = {"octave_margin": om, "offbeat_margin": fm, "low_weight": lw, "bar_weight": bw}
         f = float(np.mean([beat_f(t, chosen_beats(t, p)) for t in tracks]))
         key = (round(f, 4), om + fm)
         if best is None or key > best[0]:
@@ -95,7 +98,7 @@ def phase_examples(tracks: list[dict], p: dict) -> list[tuple[np.ndarray, int]]:
 
 
 def fit_phase(examples, alpha: float) -> np.ndarray:
-    """Weights of a softmax over the four phases (cross-entropy + alpha * |w|^2)."""
+    """Non-negative weights of a softmax over the four phases (cross-entropy + alpha * |w|^2)."""
     from scipy.optimize import minimize
     from scipy.special import logsumexp
 
@@ -106,7 +109,9 @@ def fit_phase(examples, alpha: float) -> np.ndarray:
         s = x @ w
         return float(np.mean(logsumexp(s, axis=1) - s[np.arange(len(y)), y]) + alpha * w @ w)
 
-    return minimize(loss, np.zeros(x.shape[2]), method="L-BFGS-B").x
+    # each feature is built to be larger on the true downbeat: a negative weight would learn a
+    # habit of the training material (madmom's downbeats are often wrong on composed tracks)
+    return minimize(loss, np.zeros(x.shape[2]), method="L-BFGS-B", bounds=[(0, None)] * x.shape[2]).x
 
 
 def scores(tracks: list[dict], p: dict) -> dict:
@@ -149,7 +154,7 @@ def main() -> None:
 
         write_text(args.out, json.dumps({
             "phase_features": list(reading.PHASE_FEATURES), "phase_weights": [round(float(w), 4) for w in p["phase_weights"]],
-            **{k: p[k] for k in ("octave_margin", "offbeat_margin", "low_weight")}, "alpha": args.alpha,
+            **{k: p[k] for k in ("octave_margin", "offbeat_margin", "low_weight", "bar_weight")}, "alpha": args.alpha,
             "fitted_by": "eval/fit_reading.py", "train": [Path(f).name for f in args.train],
             "valid": [Path(f).name for f in args.valid], "report": report}, indent=1) + "\n")
 

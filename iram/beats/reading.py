@@ -8,8 +8,9 @@ activations and the onsets actually are, not on tempo or drum-pattern priors:
 1. off-beat (:func:`check_offbeat`): the tracked beats are scored by how far the beat
    activation and low-band onsets stand above their mean on them (:func:`pulse`), against
    the points half a beat on; these must win by a margin;
-2. octave (:func:`check_octave`): the same score for every rescaled reading, against
-   the beats kept by the off-beat check;
+2. octave (:func:`check_octave`): the same score plus how well four of its beats make
+   the bars madmom's downbeat activation marks (:func:`bar_pulse`), for every rescaled
+   reading against the beats kept by the off-beat check;
 3. bar phase (:func:`choose_phase`): each of the four beats of the bar is scored by a
    linear model over madmom's downbeat activation, kick onsets, the change in sound
    from the 1, 4 and 8 bars before to the bar after, and whether madmom's DBN put its
@@ -30,6 +31,7 @@ from .madmom_adapter import FPS
 
 MIN_BPM, MAX_BPM = 55.0, 215.0  # readings outside this range are not offered
 OCTAVE_RATIOS = (0.5, 2.0, 2 / 3, 1.5, 0.75, 4 / 3)  # period multipliers: twice, half, 3/2, 2/3, 4/3, 3/4 of the tempo
+BEAT_SHARE = 0.1  # of the change at a beat, the share from that beat alone (the rest: the bar it opens)
 RATIO_CLIP = 2.0  # a log ratio of two means, clipped: one odd curve cannot outvote the others
 PHASE_FEATURES = ("downbeat_act", "low_on_downbeat", "change_1bar", "change_4bar", "change_8bar", "madmom_downbeat")
 
@@ -72,6 +74,17 @@ def pulse(grid: np.ndarray, cv: dict[str, np.ndarray], low_weight: float) -> flo
     return total / np.sqrt(max(len(grid), 1))
 
 
+def bar_pulse(grid: np.ndarray, cv: dict[str, np.ndarray]) -> float:
+    """:func:`pulse` of madmom's downbeat activation on the best of the four bar phases of
+    ``grid`` (downbeats ``grid[k::4]``): how well 4 of its beats make madmom's bar. At twice
+    the true tempo its bars are half bars, at half the tempo two bars: both score lower."""
+    c = cv.get("downbeat")
+    if c is None or len(grid) < 8:
+        return 0.0
+    z = (c - c.mean()) / (c.std() + 1e-9)
+    return max(float(at(z, grid[k::4]).sum()) / np.sqrt(len(grid[k::4])) for k in range(4))
+
+
 def beyond(score: float, margin: float) -> float:
     """What another reading must score to overrule one scoring ``score``: ``margin`` (a share)
     more, or anything positive when ``score`` is not."""
@@ -92,12 +105,17 @@ def octave_readings(beats: np.ndarray) -> list[tuple[float, np.ndarray]]:
     return out
 
 
-def check_octave(beats: np.ndarray, cv: dict[str, np.ndarray], *, margin: float, low_weight: float) -> tuple[np.ndarray, float]:
-    """The tracked beats, or the rescaled reading whose :func:`pulse` beats theirs by a share
-    ``margin`` (:func:`beyond`); and the period ratio taken (1.0 when kept)."""
-    best = (beyond(pulse(beats, cv, low_weight), margin), beats, 1.0)
+def check_octave(beats: np.ndarray, cv: dict[str, np.ndarray], *, margin: float, low_weight: float,
+                 bar_weight: float) -> tuple[np.ndarray, float]:
+    """The tracked beats, or the rescaled reading whose :func:`pulse` plus ``bar_weight`` times
+    its :func:`bar_pulse` beats theirs by a share ``margin`` (:func:`beyond`); and the period
+    ratio taken (1.0 when kept)."""
+    def score(g):
+        return pulse(g, cv, low_weight) + bar_weight * bar_pulse(g, cv)
+
+    best = (beyond(score(beats), margin), beats, 1.0)
     for r, g in octave_readings(beats):
-        s = pulse(g, cv, low_weight)
+        s = score(g)
         if s > best[0]:
             best = (s, g, r)
     return best[1], best[2]
@@ -127,19 +145,19 @@ def beat_spectra(beats: np.ndarray, bands: np.ndarray) -> np.ndarray:
 
 
 def change(spectra: np.ndarray, bars: int) -> np.ndarray:
-    """At each beat j, how far the sound of the bar from it (beats j..j+3) rises above the
-    ``bars`` bars before it, summed over the bands where it rises: new sound entering (a part,
-    a chord, a drop) is largest from the beat it starts on. Whole bars on both sides, so a
-    drum pattern repeating each bar cancels out; a one-beat event (a crash) gives a plateau
-    over the four bars that hold it, which ends on it. 0 where the windows do not fit."""
+    """At each beat j, how far new sound rises, summed over the bands where it does: half
+    from beat j against the same beat of the ``bars`` bars before (j-4, j-8, ...), half from
+    the bar it opens (beats j..j+3) against those bars. A drum pattern repeating each bar
+    cancels out; a part entering, a chord or a drop counts most on the beat it starts on,
+    and so does a one-beat event (a crash). 0 where the windows do not fit."""
     n = len(spectra)
     out = np.zeros(n)
     c = np.concatenate([np.zeros((1, spectra.shape[1])), np.cumsum(spectra, axis=0)])
     j = np.arange(4 * bars, n - 3)
     if len(j):
-        after = (c[j + 4] - c[j]) / 4
-        before = (c[j] - c[j - 4 * bars]) / (4 * bars)
-        out[j] = np.maximum(0.0, after - before).sum(axis=1)
+        same_beat = spectra[j] - sum(spectra[j - 4 * k] for k in range(1, bars + 1)) / bars
+        bar = (c[j + 4] - c[j]) / 4 - (c[j] - c[j - 4 * bars]) / (4 * bars)
+        out[j] = np.maximum(0.0, BEAT_SHARE * same_beat + (1 - BEAT_SHARE) * bar).sum(axis=1)
     return out
 
 
@@ -170,8 +188,10 @@ def phase_features(beats: np.ndarray, cv: dict[str, np.ndarray], madmom_downbeat
     vals = {name: at(cv[name], beats) for name in ("downbeat", "low") if name in cv}
     if "bands" in cv and n >= 8:
         spectra = beat_spectra(beats, cv["bands"])
+        level = spectra.mean(axis=1)
+        first = int(np.argmax(level > np.median(level) - 3.0))  # the first beat within 30 dB of the track's level
         for name, bars in (("change_1bar", 1), ("change_4bar", 4), ("change_8bar", 8)):
-            vals[name] = change(spectra, bars)
+            vals[name] = np.r_[np.zeros(first), change(spectra[first:], bars)]  # no rise out of silence before it
     dbn = np.zeros(4)
     if madmom_downbeats is not None and len(madmom_downbeats):
         gap = np.abs(madmom_downbeats[:, None] - beats[None, :])
@@ -223,6 +243,7 @@ def choose(beats: np.ndarray, cv: dict[str, np.ndarray], madmom_downbeats: np.nd
     taken; ``offbeat``: whether moved; ``phase``: the first downbeat's index)."""
     p = params or settings()
     beats, moved = check_offbeat(beats, cv, margin=p["offbeat_margin"], low_weight=p["low_weight"])
-    beats, ratio = check_octave(beats, cv, margin=p["octave_margin"], low_weight=p["low_weight"])
+    beats, ratio = check_octave(beats, cv, margin=p["octave_margin"], low_weight=p["low_weight"],
+                                bar_weight=p["bar_weight"])
     first = choose_phase(beats, cv, madmom_downbeats, p["phase_weights"])
     return beats, first, {"octave": ratio, "offbeat": moved, "phase": first}
