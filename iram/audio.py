@@ -3,11 +3,22 @@
 soundfile reads WAV, FLAC, OGG, AIFF and MP3 block by block; anything else goes
 through ffmpeg. Blocks are mixed to mono and resampled with soxr streams, so a
 long DJ mix never sits in memory at its original rate and channel count.
+
+A file is refused (:class:`AudioError`, one line) when it is not audio, holds NaN or
+infinite samples, holds no music (silent, or only a constant DC offset), or is
+truncated: its header (as mutagen reads it) announces more audio than the decoder
+finds, or the decoder reports damaged data.
 """
 from __future__ import annotations
 
+import math
+import os
+import re
 import shutil
 import subprocess
+import sys
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +28,9 @@ from .errors import AudioError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3", ".m4a", ".aac", ".opus", ".wma")
 BLOCK_SECONDS = 30.0
-SILENCE_RMS = 1e-4  # about -80 dBFS
+SILENCE_RMS = 1e-4  # about -80 dBFS, measured after removing each FRAME_SECONDS' mean (DC offset)
+FRAME_SECONDS = 0.1
+TRUNCATED_SECONDS, TRUNCATED_SHARE = 0.1, 0.01  # shortfall beyond this (plus a share) = truncated
 
 
 @dataclass(frozen=True)
@@ -92,8 +105,45 @@ def _blocks_soundfile(path: Path):
             yield x.mean(axis=1)
 
 
+def _announced_seconds(path: Path) -> float | None:
+    """Length the file's header announces (mutagen), or None when it does not say: unknown
+    formats, and WAVs written to a pipe, whose header leaves the data size open (0 or 2**32 - 1)."""
+    import mutagen
+
+    try:
+        info = mutagen.File(path).info
+        length = float(info.length)
+    except Exception:  # not a format mutagen knows, or a header it cannot read
+        return None
+    if type(info).__name__ == "WaveStreamInfo" and info.sample_rate and info.channels and info.bits_per_sample:
+        if round(length * info.sample_rate) * info.channels * info.bits_per_sample // 8 >= 0xFFFFFFFF - 64:
+            return None
+    return length if length > 0 and math.isfinite(length) else None
+
+
+@contextmanager
+def _c_stderr_held_back():
+    """Catch what C decoders (mpg123 inside libsndfile) print straight to file descriptor 2,
+    so a user sees iram's one line and not theirs."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (embedded): nothing to hold back
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _blocks_ffmpeg(path: Path, sr: int = 44100):
     if shutil.which("ffmpeg") is None:
+        if _announced_seconds(path) is None:
+            raise AudioError(f"{path}: not audio (no decoder recognises it); check the file")
         raise AudioError(f"{path}: format needs ffmpeg, which is not installed (apt-get install ffmpeg)")
     cmd = ["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-f", "f32le", "-ac", "1", "-ar", str(sr), "-"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -105,24 +155,19 @@ def _blocks_ffmpeg(path: Path, sr: int = 44100):
         if not data:
             break
         yield np.frombuffer(data[: len(data) // 4 * 4], dtype="<f4")
-    err = proc.stderr.read().decode(errors="replace").strip().splitlines() if proc.stderr else []
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    # one reason: the first line, without ffmpeg's "[demuxer @ 0x...] " prefix
+    reason = re.sub(r"^\[[^]]*\] ", "", err.strip().splitlines()[0]) if err.strip() else "unknown error"
     if proc.wait() != 0:
-        raise AudioError(f"{path}: ffmpeg cannot decode it ({err[-1] if err else 'unknown error'}); is it an audio file?")
+        raise AudioError(f"{path}: not audio, or a format ffmpeg cannot decode ({reason}); check the file")
+    if err.strip():  # decoded, but ffmpeg met damaged data on the way (-v error: errors only)
+        raise AudioError(f"{path}: audio data is truncated or corrupt (ffmpeg: {reason}); re-export the file")
 
 
-def load(path: str | Path, rates: tuple[int, ...] = (16000,)) -> Audio:
-    """Decode ``path`` to mono float32 at each rate in ``rates``.
-
-    Raises :class:`AudioError` with a one-line reason for a missing, undecodable,
-    empty or silent file.
-    """
+def _decode(path: Path, rates: tuple[int, ...]) -> tuple[int, int, float, dict]:
+    """(source rate Hz, source frames, AC energy, {rate: _Buffer}) of ``path``, block by block."""
     import soxr
 
-    path = Path(path)
-    if not path.exists():
-        raise AudioError(f"{path}: no such file; check the path")
-    if path.is_dir():
-        raise AudioError(f"{path}: is a folder; give audio files or use a folder argument to the CLI")
     try:
         gen = _blocks_soundfile(path)
         src_sr, frames = next(gen)
@@ -131,12 +176,14 @@ def load(path: str | Path, rates: tuple[int, ...] = (16000,)) -> Audio:
         src_sr, frames = next(gen)
     streams = {r: soxr.ResampleStream(src_sr, r, 1, dtype="float32") if r != src_sr else None for r in rates}
     parts: dict[int, _Buffer] = {r: _Buffer(None if frames is None else int(frames * r / src_sr) + 64) for r in rates}
-    n_in = 0
-    sumsq = 0.0
+    n_in, sumsq = 0, 0.0
+    frame = max(1, int(FRAME_SECONDS * src_sr))
     try:
         for block in gen:
+            if not np.isfinite(block).all():
+                raise AudioError(f"{path}: holds NaN or infinite samples (a damaged float file); re-export it")
             n_in += len(block)
-            sumsq += float(np.dot(block, block))
+            sumsq += _ac_energy(block, frame)
             for r, st in streams.items():
                 parts[r].append(block.copy() if st is None else st.resample_chunk(block))
     except AudioError:
@@ -146,9 +193,39 @@ def load(path: str | Path, rates: tuple[int, ...] = (16000,)) -> Audio:
     for r, st in streams.items():
         if st is not None:
             parts[r].append(st.resample_chunk(np.zeros(0, np.float32), last=True))
+    return src_sr, n_in, sumsq, parts
+
+
+def _ac_energy(x: np.ndarray, frame: int) -> float:
+    """Sum of squares of ``x`` once each ``frame``-sample stretch has its mean removed:
+    a constant (DC offset) adds nothing, music below 1/FRAME_SECONDS Hz hardly anything."""
+    n = len(x) // frame * frame
+    body = x[:n].reshape(-1, frame)
+    body = body - body.mean(axis=1, keepdims=True)
+    tail = x[n:] - x[n:].mean() if len(x) > n else x[n:]
+    return float(np.sum(body * body, dtype=np.float64) + np.dot(tail, tail))
+
+
+def load(path: str | Path, rates: tuple[int, ...] = (16000,)) -> Audio:
+    """Decode ``path`` to mono float32 at each rate in ``rates``.
+
+    Raises :class:`AudioError` with a one-line reason for a missing, undecodable,
+    empty, silent (or DC-only), NaN-holding or truncated file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: no such file; check the path")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder; give audio files or use a folder argument to the CLI")
+    with _c_stderr_held_back():
+        src_sr, n_in, sumsq, parts = _decode(path, rates)
     if n_in == 0:
         raise AudioError(f"{path}: file holds no audio samples; nothing to analyse")
     if np.sqrt(sumsq / n_in) < SILENCE_RMS:
-        raise AudioError(f"{path}: audio is silent (below -80 dBFS); nothing to analyse")
+        raise AudioError(f"{path}: no music: audio is silent or a constant offset (below -80 dBFS); nothing to analyse")
+    announced = _announced_seconds(path)
+    if announced is not None and announced - n_in / src_sr > TRUNCATED_SECONDS + TRUNCATED_SHARE * announced:
+        raise AudioError(f"{path}: truncated: its header announces {announced:.1f} s but it holds {n_in / src_sr:.1f} s; "
+                         "re-export or re-download the file")
     signals = {r: parts[r].array() for r in rates}
     return Audio(path=path, signals=signals, duration=n_in / src_sr)

@@ -133,8 +133,9 @@ def markdown(result: dict, title: str) -> str:
 def _analyses(truths: list[Truth], args, pred_dir: Path, log) -> list:
     from tqdm import tqdm
 
-    from .analyze import analyze_with_audio, load_results, save
+    from .analyze import analyze_file
     from .model import load
+    from .result import load_results
 
     out, model = [], None
     for t in tqdm(truths, desc="benchmark", disable=args.quiet, file=sys.stderr):
@@ -151,9 +152,7 @@ def _analyses(truths: list[Truth], args, pred_dir: Path, log) -> list:
             out.append(None)
             continue
         model = model or load(args.model)
-        a, y16 = analyze_with_audio(t.audio, model=model)
-        save(a, pred_dir, audio=y16)
-        out.append(a)
+        out.append(analyze_file(t.audio, outdir=pred_dir, model=model))
     return out
 
 

@@ -62,7 +62,7 @@ def test_analyze_writes_the_output_contract(loop_wav, tmp_path):
 
 def test_python_api_round_trips_json(loop_wav):
     import iram
-    from iram.analyze import Analysis
+    from iram.result import Analysis
 
     a = iram.analyze(loop_wav[0])
     b = Analysis.from_json(json.loads(json.dumps(a.to_json())))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from iram.analyze import Analysis
+from iram.result import Analysis
 from iram.errors import ExportError
 from iram.export import HOT_CUES, cues_for, export, serato
 from iram.sections import Section
