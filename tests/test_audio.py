@@ -52,3 +52,92 @@ def test_atomic_outputs_get_normal_permissions_and_keep_existing_ones(tmp_path):
     old.chmod(0o640)
     write_text(old, "b")
     assert old.stat().st_mode & 0o777 == 0o640 and old.read_text() == "b"
+
+
+def _tone(seconds: float = 6.0, sr: int = 44100) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+
+def test_nan_or_infinite_samples_are_refused(tmp_path):
+    for bad in (np.nan, np.inf):
+        y = _tone()
+        y[5000] = bad
+        p = tmp_path / f"bad{bad}.wav"
+        sf.write(p, y, 44100, subtype="FLOAT")
+        with pytest.raises(AudioError, match="NaN or infinite"):
+            load(p)
+
+
+def test_dc_offset_or_steps_alone_are_no_music(tmp_path):
+    dc = tmp_path / "dc.wav"
+    sf.write(dc, np.full(44100 * 10, 0.3, np.float32), 44100)
+    with pytest.raises(AudioError, match="no music"):
+        load(dc)
+    steps = tmp_path / "steps.wav"  # an offset that jumps twice: still nothing to hear
+    sf.write(steps, np.repeat(np.float32([0.2, -0.1, 0.4]), 44100 * 4), 44100)
+    with pytest.raises(AudioError, match="no music"):
+        load(steps)
+    music = tmp_path / "music_on_dc.wav"  # a quiet tone riding on a large offset is music
+    sf.write(music, 0.5 + 0.01 * _tone(), 44100)
+    assert load(music).duration == pytest.approx(6.0, abs=0.01)
+
+
+@pytest.mark.parametrize("fmt,ext", [("WAV", ".wav"), ("MP3", ".mp3"), ("AIFF", ".aiff")])
+def test_truncated_files_are_refused_and_decoder_chatter_held_back(tmp_path, capfd, fmt, ext):
+    full = tmp_path / f"full{ext}"
+    sf.write(full, _tone(10.0), 44100, format=fmt)
+    assert load(full).duration == pytest.approx(10.0, abs=0.05)
+    cut = tmp_path / f"cut{ext}"
+    data = full.read_bytes()
+    cut.write_bytes(data[: len(data) // 2 + 17])  # the header still announces 10 s
+    capfd.readouterr()
+    with pytest.raises(AudioError, match=r"cut\..*truncated.*announces 10\.0 s"):
+        load(cut)
+    assert capfd.readouterr().err == ""  # mpg123 warns about the Xing size on fd 2; not past iram
+
+
+def test_a_wav_streamed_through_a_pipe_is_not_truncated(tmp_path):
+    p = tmp_path / "piped.wav"
+    sf.write(p, _tone(), 44100, subtype="PCM_16")
+    data = bytearray(p.read_bytes())
+    i = data.index(b"data")
+    data[i + 4:i + 8] = b"\xff\xff\xff\xff"  # what ffmpeg writes when it cannot seek back
+    p.write_bytes(bytes(data))
+    assert load(p).duration == pytest.approx(6.0, abs=0.01)
+
+
+def test_needs_ffmpeg_only_for_audio_that_needs_it(tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg not installed")
+    wav = tmp_path / "a.wav"
+    sf.write(wav, _tone(), 44100)
+    m4a = tmp_path / "a.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), str(m4a)], check=True)
+    assert load(m4a).duration == pytest.approx(6.0, abs=0.1)
+    notes = tmp_path / "notes.m4a"
+    notes.write_text("shopping list, not audio")
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(AudioError, match="needs ffmpeg"):
+        load(m4a)
+    with pytest.raises(AudioError, match="notes.m4a: not audio"):
+        load(notes)
+
+
+def test_damaged_data_that_ffmpeg_reports_is_refused(tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg not installed")
+    wav = tmp_path / "a.wav"
+    sf.write(wav, _tone(10.0), 44100)
+    m4a = tmp_path / "a.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), "-movflags", "+faststart", str(m4a)], check=True)
+    data = m4a.read_bytes()
+    m4a.write_bytes(data[: len(data) // 2])  # index first, so ffmpeg decodes half and complains
+    with pytest.raises(AudioError, match="a.m4a: audio data is truncated or corrupt"):
+        load(m4a)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from iram.result import Analysis
 from iram.errors import ExportError
 from iram.export import HOT_CUES, cues_for, export, serato
+from iram.result import Analysis
 from iram.sections import Section
 from iram.segments import Segment
 
