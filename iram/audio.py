@@ -105,16 +105,31 @@ def _blocks_soundfile(path: Path):
             yield x.mean(axis=1)
 
 
-def _announced_seconds(path: Path) -> float | None:
-    """Length the file's header announces (mutagen), or None when it does not say: unknown
-    formats, and WAVs written to a pipe, whose header leaves the data size open (0 or 2**32 - 1)."""
+def _stream_info(path: Path):
+    """mutagen's idea of the file's stream (format, header length), or None if it knows none."""
     import mutagen
 
     try:
-        info = mutagen.File(path).info
-        length = float(info.length)
+        return mutagen.File(path).info
     except Exception:  # not a format mutagen knows, or a header it cannot read
         return None
+
+
+def _length_is_guessed(info) -> bool:
+    """An MP3 without a Xing/Info/VBRI header: its length is a guess from the first frame's bitrate."""
+    from mutagen.mp3 import BitrateMode, MPEGInfo
+
+    return isinstance(info, MPEGInfo) and info.bitrate_mode == BitrateMode.UNKNOWN
+
+
+def _announced_seconds(path: Path) -> float | None:
+    """Length the file's header announces (mutagen), or None when it does not say: unknown
+    formats, MP3s whose length is a guess, and WAVs written to a pipe, whose header leaves
+    the data size open (0 or 2**32 - 1)."""
+    info = _stream_info(path)
+    if info is None or _length_is_guessed(info):
+        return None
+    length = float(info.length)
     if type(info).__name__ == "WaveStreamInfo" and info.sample_rate and info.channels and info.bits_per_sample:
         if round(length * info.sample_rate) * info.channels * info.bits_per_sample // 8 >= 0xFFFFFFFF - 64:
             return None
@@ -142,7 +157,7 @@ def _c_stderr_held_back():
 
 def _blocks_ffmpeg(path: Path, sr: int = 44100):
     if shutil.which("ffmpeg") is None:
-        if _announced_seconds(path) is None:
+        if _stream_info(path) is None:
             raise AudioError(f"{path}: not audio (no decoder recognises it); check the file")
         raise AudioError(f"{path}: format needs ffmpeg, which is not installed (apt-get install ffmpeg)")
     cmd = ["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-f", "f32le", "-ac", "1", "-ar", str(sr), "-"]
@@ -168,10 +183,17 @@ def _decode(path: Path, rates: tuple[int, ...]) -> tuple[int, int, float, dict]:
     """(source rate Hz, source frames, AC energy, {rate: _Buffer}) of ``path``, block by block."""
     import soxr
 
-    try:
-        gen = _blocks_soundfile(path)
-        src_sr, frames = next(gen)
-    except Exception:  # libsndfile does not know the format: let ffmpeg try
+    # libsndfile stops an MP3 at its guessed length, so one without a length header (a VBR file
+    # can be cut to a fraction) goes to ffmpeg, which decodes to the end
+    guessed = path.suffix.lower() == ".mp3" and shutil.which("ffmpeg") and _length_is_guessed(_stream_info(path))
+    gen = None
+    if not guessed:
+        try:
+            gen = _blocks_soundfile(path)
+            src_sr, frames = next(gen)
+        except Exception:  # libsndfile does not know the format: let ffmpeg try
+            gen = None
+    if gen is None:
         gen = _blocks_ffmpeg(path)
         src_sr, frames = next(gen)
     streams = {r: soxr.ResampleStream(src_sr, r, 1, dtype="float32") if r != src_sr else None for r in rates}

@@ -141,3 +141,21 @@ def test_damaged_data_that_ffmpeg_reports_is_refused(tmp_path):
     m4a.write_bytes(data[: len(data) // 2])  # index first, so ffmpeg decodes half and complains
     with pytest.raises(AudioError, match="a.m4a: audio data is truncated or corrupt"):
         load(m4a)
+
+
+@pytest.mark.parametrize("start", ["silent", "noisy"])
+def test_an_mp3_without_a_length_header_is_decoded_to_its_end(tmp_path, start):
+    import shutil
+    import subprocess
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg not installed")
+    rng = np.random.default_rng(0)
+    first = np.zeros(44100) if start == "silent" else 0.5 * rng.standard_normal(44100)
+    y = np.concatenate([first, _tone(9.0)]).astype(np.float32)
+    wav, mp3 = tmp_path / "a.wav", tmp_path / "vbr.mp3"
+    sf.write(wav, y, 44100)
+    # VBR without a Xing header: the length guessed from the first frame's bitrate is far too
+    # long (silent start) or far too short (noisy start; libsndfile stops there)
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), "-q:a", "4", "-write_xing", "0", str(mp3)], check=True)
+    assert load(mp3).duration == pytest.approx(10.0, abs=0.1)
