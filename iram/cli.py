@@ -240,23 +240,26 @@ def main(argv: list[str] | None = None) -> int:
 
     from .errors import IramError
 
-    # the one-line promise: library warnings (decoders, matplotlib, madmom) are not the user's business
-    warnings.simplefilter("ignore")
-    try:  # SIGTERM unwinds like Ctrl-C, so temporary files are removed and outputs stay whole
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
-    except ValueError:  # not the main thread: leave signals to the caller
-        pass
-
     handler = {"analyze": cmd_analyze, "plot": cmd_plot, "export": cmd_export, "train": cmd_train,
                "benchmark": cmd_benchmark, "data": cmd_data}[args.command]
+    try:  # SIGTERM unwinds like Ctrl-C, so temporary files are removed and outputs stay whole
+        old_term = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    except ValueError:  # not the main thread: leave signals to the caller
+        old_term = None
     try:
-        return handler(args)
+        with warnings.catch_warnings():
+            # the one-line promise: library warnings (decoders, matplotlib, madmom) are not the user's business
+            warnings.simplefilter("ignore")
+            return handler(args)
     except IramError as err:
         _err(str(err))
         return 1
     except KeyboardInterrupt:
         _err("interrupted; outputs written so far are complete")
         return 130
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
 
 
 if __name__ == "__main__":
