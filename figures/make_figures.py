@@ -73,7 +73,7 @@ def benchmark_track(results: Path, out: Path) -> None:
     report = json.loads((results / "composed.json").read_text())
     preds = sorted((results / "predictions-composed").glob("*.iram.json"))
     a = load_results(preds[0])
-    truth = load_truth_json(Path(report["dir"]) / preds[0].name.replace(".iram.json", ".truth.json"))
+    truth = load_truth_json(Path(report["dir"]).expanduser() / preds[0].name.replace(".iram.json", ".truth.json"))
     # ground truth drawn on the predicted segment grid (each predicted segment: overlap-weighted truth)
     pi = np.array([[s.start, s.end] for s in a.segments])
     gt = np.nan_to_num(align(pi, truth.intervals, truth.roles))

@@ -157,9 +157,9 @@ def test_benchmark_bad_inputs(tmp_path):
     empty = tmp_path / "none"
     empty.mkdir()
     (empty / "x.txt").write_text("")
-    from iram.annotations import DRYSDALE_CANDIDATES
+    from iram.annotations import drysdale_candidates
 
-    if any(c.is_dir() for c in DRYSDALE_CANDIDATES):
+    if any(c.is_dir() for c in drysdale_candidates()):
         one_line_error(run("benchmark", "--set", "drysdale2022", "--audio", empty), "none of the ten")
 
 
