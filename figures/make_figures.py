@@ -2,6 +2,9 @@
 
 Usage: python figures/make_figures.py [--corpus work/corpus] [--results eval/results]
 
+The two benchmark figures need ``iram benchmark --set composed --out eval/results`` first: it
+writes the scores and the per-track predictions (``predictions-composed/``, not committed).
+
 - figures/loops_by_role.png: spectrograms of single-role stems, three per role (test-split sources)
 - figures/corpus.md: examples per role and per combination size in each split
 - figures/benchmark_track.png: ground truth and prediction under the spectrogram, one composed track
@@ -105,7 +108,7 @@ def main() -> None:
     loops_by_role(HERE / "loops_by_role.png")
     corpus_table(Path(args.corpus), HERE / "corpus.md")
     results = Path(args.results)
-    if (results / "composed.json").exists():
+    if (results / "predictions-composed").is_dir():
         benchmark_track(results, HERE / "benchmark_track.png")
         role_scores(results, HERE / "role_scores.png")
 

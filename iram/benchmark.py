@@ -132,17 +132,6 @@ def markdown(result: dict, title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _shown(folder: str | Path | None) -> str | None:
-    """``folder`` as a user would type it: under the home folder as ``~/...``, so reports carry no user name."""
-    if folder is None:
-        return None
-    p = Path(folder).expanduser()
-    try:
-        return str(Path("~") / p.resolve().relative_to(Path.home().resolve()))
-    except ValueError:
-        return str(folder)
-
-
 def _analyses(truths: list[Truth], *, predictions: Path | None, model_path: str | Path | None,
                pred_dir: Path, quiet: bool, log) -> list:
     from tqdm import tqdm
@@ -191,7 +180,7 @@ def run_benchmark(set_name: str, *, folder: str | Path | None = None, audio: str
     quiet : no progress bar or log lines on stderr.
     """
     from .annotations import load_set, match_drysdale_audio
-    from .io import write_text
+    from .io import shown_path, write_text
 
     log = (lambda m: None) if quiet else (lambda m: print(m, file=sys.stderr))
     name = set_name
@@ -227,7 +216,7 @@ def run_benchmark(set_name: str, *, folder: str | Path | None = None, audio: str
         thresholds = analyses[next(i for i, a in enumerate(analyses) if a is not None)].thresholds if any(analyses) else load(model).thresholds
         results[reading] = score_set(truths, analyses, thresholds)
     model_info = next((a.model for a in analyses if a is not None), {})
-    report = {"set": name, "dir": _shown(folder), "seconds": time.time() - t0, "results": results,
+    report = {"set": name, "dir": shown_path(folder), "seconds": time.time() - t0, "results": results,
               "model": {k: v for k, v in model_info.items() if k != "path"}}  # no machine paths in a report meant to be shared
     md = "".join(markdown(r, f"{name}" + (f" (row reading: {k})" if name == "drysdale2022" else "")) + "\n" for k, r in results.items())
     write_text(out / f"{name}.json", json.dumps(report, indent=1))

@@ -14,6 +14,7 @@ from pathlib import Path
 from . import __version__
 from .annotations import SETS
 from .benchmark import DEFAULT_OUT
+from .choices import DEVICES, MODES
 
 EXPORT_FORMATS = ("rekordbox", "traktor", "serato", "mixxx", "audacity", "csv", "json")
 
@@ -28,8 +29,8 @@ def get_parser() -> argparse.ArgumentParser:
     a.add_argument("--demo", action="store_true", help="also analyse the bundled one-minute demo track (outputs to -o, default .)")
     a.add_argument("-o", "--outdir", help="output folder (default: beside each input)")
     a.add_argument("--model", help="checkpoint to use instead of the bundled one")
-    a.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    a.add_argument("--mode", default="segment", choices=("segment", "mean", "max"), help="how a segment's frames become one score")
+    a.add_argument("--device", default="auto", choices=DEVICES)
+    a.add_argument("--mode", default="segment", choices=MODES, help="how a segment's frames become one score")
     a.add_argument("--skip-existing", action="store_true", help="skip inputs whose .iram.json exists")
     a.add_argument("--no-plot", action="store_true", help="do not draw the PNG")
     a.add_argument("--export", action="append", choices=EXPORT_FORMATS, default=[], help="also export sections as cues (repeatable)")
@@ -63,7 +64,7 @@ def get_parser() -> argparse.ArgumentParser:
     t.add_argument("--eq-db", type=float, default=0.0, help="random-EQ augmentation strength in dB (default 0: off)")
     t.add_argument("--shift", type=float, default=0.0, help="random pitch-and-formant shift of each crop, up to +-SHIFT semitones (default 0: off)")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    t.add_argument("--device", default="auto", choices=DEVICES)
     t.add_argument("-q", "--quiet", action="store_true")
 
     b = sub.add_parser("benchmark", help="score maps against annotations")

@@ -1,4 +1,6 @@
 """The corpus generators: labels must match what was rendered."""
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -120,3 +122,21 @@ def test_breaks_are_stretched_over_whole_bars_of_their_own_beats():
     period = int(round(24 * 60 / 124.0 * SR))
     assert np.allclose(y[:SR], y[period:period + SR])
     assert sources.BREAKS.keys() == {s.ref for s in sources.catalogue() if s.kind == "break"}
+
+
+def test_tuning_refuses_tracks_made_from_test_sources(tmp_path):
+    from iram.data.tracks import refuse_held_out
+
+    splits = sources.split_of()
+    for split in ("train", "valid"):
+        ok = tmp_path / split
+        ok.mkdir()
+        sid = next(s for s, sp in splits.items() if sp == split)
+        (ok / "track_000.truth.json").write_text(json.dumps({"sources": {"bass": sid}}))
+        refuse_held_out([ok])
+    bad = tmp_path / "test"
+    bad.mkdir()
+    sid = next(s for s, sp in splits.items() if sp == "test")
+    (bad / "track_000.truth.json").write_text(json.dumps({"sources": {"bass": sid}}))
+    with pytest.raises(DataError, match="track_000.truth.json: made from test-split sources"):
+        refuse_held_out([tmp_path / "valid", bad])

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError
 from ..roles import ROLES
 from . import render
 from .loops import stem_effects
 from .patterns import random_context
-from .sources import prepare, sources_for
+from .sources import prepare, sources_for, split_of
 
 SR = render.SR
 OUT_SR = 44100
@@ -174,6 +175,15 @@ DEMO_PLAN = [
     ("build-up", 8, [{"chord", "melody"}, {"chord", "melody", "fx"}]),
     ("drop", 16, [{"percussion", "bass", "melody", "voice"}] * 4),
 ]
+
+
+def refuse_held_out(folders: list[str | Path]) -> None:
+    """Raise :class:`~iram.errors.DataError` if a composed track in ``folders`` was made from
+    test-split sources: nothing may be trained, fitted or tuned on them."""
+    held_out = {sid for sid, split in split_of().items() if split == "test"}
+    for p in (p for f in folders for p in sorted(Path(f).glob("*.truth.json"))):
+        if set(json.loads(p.read_text()).get("sources", {}).values()) & held_out:
+            raise DataError(f"{p}: made from test-split sources; tune only on tracks made with --split valid (or train)")
 
 
 def make_demo(out: str | Path, *, seed: int = 2) -> Path:
