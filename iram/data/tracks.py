@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..roles import ROLES
-from . import render
+from . import render, require_train_packages
 from .loops import stem_effects
 from .patterns import random_context
 from .sources import prepare, sources_for, split_of
@@ -151,6 +151,7 @@ def _one(args):
 
 def make_tracks(*, n: int, out: str | Path, seed: int = 0, split: str = "test", jobs: int = 1, progress: bool = True) -> Path:
     """Write ``n`` composed tracks with ground truth into ``out`` (test-split sources by default)."""
+    require_train_packages()
     from tqdm import tqdm
 
     out = prepare(n, split, out, what="tracks")
@@ -188,5 +189,6 @@ def refuse_held_out(folders: list[str | Path]) -> None:
 
 def make_demo(out: str | Path, *, seed: int = 2) -> Path:
     """Write the demo track (mono FLAC) and its ground truth beside it."""
+    require_train_packages()
     audio, truth = compose(0, seed=seed, split="test", genre="house", plan=DEMO_PLAN, kinds=DEMO_KINDS)
     return save_track(audio[:, 0], truth, Path(out))
