@@ -1,4 +1,4 @@
-"""Draw the README's figures and tables.
+"""Draw the figures and tables of the README and docs/model-card.md.
 
 Usage: python figures/make_figures.py [--corpus work/corpus] [--results eval/results]
 
