@@ -155,11 +155,20 @@ def _c_stderr_held_back():
             os.close(saved)
 
 
+def _without_ffmpeg(path: Path, sndfile_error: Exception | None) -> AudioError:
+    """Why libsndfile could not read ``path`` when there is no ffmpeg to try: not audio at all,
+    a damaged file of a format libsndfile reads in full (FLAC, Ogg Vorbis, MP3), or a format
+    that needs ffmpeg."""
+    info = _stream_info(path)
+    if info is None:
+        return AudioError(f"{path}: not audio (no decoder recognises it); check the file")
+    kind = type(info).__module__.split(".")[-1]
+    if kind in ("flac", "oggvorbis", "mp3"):
+        return AudioError(f"{path}: damaged {kind.upper()} file (libsndfile: {sndfile_error}); re-export it")
+    return AudioError(f"{path}: format needs ffmpeg, which is not installed (apt-get install ffmpeg)")
+
+
 def _blocks_ffmpeg(path: Path, sr: int = 44100):
-    if shutil.which("ffmpeg") is None:
-        if _stream_info(path) is None:
-            raise AudioError(f"{path}: not audio (no decoder recognises it); check the file")
-        raise AudioError(f"{path}: format needs ffmpeg, which is not installed (apt-get install ffmpeg)")
     cmd = ["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-f", "f32le", "-ac", "1", "-ar", str(sr), "-"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     yield sr, None
@@ -186,14 +195,16 @@ def _decode(path: Path, rates: tuple[int, ...]) -> tuple[int, int, float, dict]:
     # libsndfile stops an MP3 at its guessed length, so one without a length header (a VBR file
     # can be cut to a fraction) goes to ffmpeg, which decodes to the end
     guessed = path.suffix.lower() == ".mp3" and shutil.which("ffmpeg") and _length_is_guessed(_stream_info(path))
-    gen = None
+    gen, sndfile_error = None, None
     if not guessed:
         try:
             gen = _blocks_soundfile(path)
             src_sr, frames = next(gen)
-        except Exception:  # libsndfile does not know the format: let ffmpeg try
-            gen = None
+        except Exception as err:  # libsndfile does not know the format: let ffmpeg try
+            gen, sndfile_error = None, err
     if gen is None:
+        if shutil.which("ffmpeg") is None:
+            raise _without_ffmpeg(path, sndfile_error)
         gen = _blocks_ffmpeg(path)
         src_sr, frames = next(gen)
     streams = {r: soxr.ResampleStream(src_sr, r, 1, dtype="float32") if r != src_sr else None for r in rates}

@@ -125,6 +125,11 @@ def test_needs_ffmpeg_only_for_audio_that_needs_it(tmp_path, monkeypatch):
         load(m4a)
     with pytest.raises(AudioError, match="notes.m4a: not audio"):
         load(notes)
+    from iram.audio import _without_ffmpeg
+
+    flac = tmp_path / "a.flac"  # a FLAC that libsndfile could not read is damaged, not ffmpeg's
+    sf.write(flac, _tone(), 44100)
+    assert "a.flac: damaged FLAC file (libsndfile: lost sync)" in str(_without_ffmpeg(flac, RuntimeError("lost sync")))
 
 
 def test_damaged_data_that_ffmpeg_reports_is_refused(tmp_path):
