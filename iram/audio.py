@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +29,7 @@ from .errors import AudioError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3", ".m4a", ".aac", ".opus", ".wma")
 BLOCK_SECONDS = 30.0
-SILENCE_RMS = 1e-4  # about -80 dBFS, measured after removing each FRAME_SECONDS' mean (DC offset)
-FRAME_SECONDS = 0.1
+SILENCE_RMS = 1e-4  # about -80 dBFS, measured about the file's mean (a DC offset alone is silence)
 TRUNCATED_SECONDS, TRUNCATED_SHARE = 0.1, 0.01  # shortfall beyond this (plus a share) = truncated
 
 
@@ -136,23 +136,37 @@ def _announced_seconds(path: Path) -> float | None:
     return length if length > 0 and math.isfinite(length) else None
 
 
+_held = {"depth": 0, "saved": -1, "sink": None}
+_held_lock = threading.Lock()
+
+
 @contextmanager
 def _c_stderr_held_back():
     """Catch what C decoders (mpg123 inside libsndfile) print straight to file descriptor 2,
-    so a user sees iram's one line and not theirs."""
+    so a user sees iram's one line and not theirs. File descriptor 2 belongs to the whole
+    process: threads decoding at once share one redirection, undone when the last leaves."""
+    with _held_lock:
+        if _held["depth"] == 0:
+            try:
+                sys.stderr.flush()
+                saved = os.dup(2)
+            except (OSError, ValueError):  # no real stderr (embedded): nothing to hold back
+                saved = -1
+            if saved >= 0:
+                _held["sink"] = tempfile.TemporaryFile()
+                os.dup2(_held["sink"].fileno(), 2)
+            _held["saved"] = saved
+        _held["depth"] += 1
     try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real stderr (embedded): nothing to hold back
         yield
-        return
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+    finally:
+        with _held_lock:
+            _held["depth"] -= 1
+            if _held["depth"] == 0 and _held["saved"] >= 0:
+                os.dup2(_held["saved"], 2)
+                os.close(_held["saved"])
+                _held["sink"].close()
+                _held["saved"], _held["sink"] = -1, None
 
 
 def _without_ffmpeg(path: Path, sndfile_error: Exception | None) -> AudioError:
@@ -189,7 +203,7 @@ def _blocks_ffmpeg(path: Path, sr: int = 44100):
 
 
 def _decode(path: Path, rates: tuple[int, ...]) -> tuple[int, int, float, dict]:
-    """(source rate Hz, source frames, AC energy, {rate: _Buffer}) of ``path``, block by block."""
+    """(source rate Hz, source frames, RMS about the mean, {rate: _Buffer}) of ``path``, block by block."""
     import soxr
 
     # libsndfile stops an MP3 at its guessed length, so one without a length header (a VBR file
@@ -209,14 +223,14 @@ def _decode(path: Path, rates: tuple[int, ...]) -> tuple[int, int, float, dict]:
         src_sr, frames = next(gen)
     streams = {r: soxr.ResampleStream(src_sr, r, 1, dtype="float32") if r != src_sr else None for r in rates}
     parts: dict[int, _Buffer] = {r: _Buffer(None if frames is None else int(frames * r / src_sr) + 64) for r in rates}
-    n_in, sumsq = 0, 0.0
-    frame = max(1, int(FRAME_SECONDS * src_sr))
+    n_in, total, sumsq = 0, 0.0, 0.0
     try:
         for block in gen:
             if not np.isfinite(block).all():
                 raise AudioError(f"{path}: holds NaN or infinite samples (a damaged float file); re-export it")
             n_in += len(block)
-            sumsq += _ac_energy(block, frame)
+            total += float(np.sum(block, dtype=np.float64))
+            sumsq += float(np.dot(block.astype(np.float64), block))
             for r, st in streams.items():
                 parts[r].append(block.copy() if st is None else st.resample_chunk(block))
     except AudioError:
@@ -226,17 +240,8 @@ def _decode(path: Path, rates: tuple[int, ...]) -> tuple[int, int, float, dict]:
     for r, st in streams.items():
         if st is not None:
             parts[r].append(st.resample_chunk(np.zeros(0, np.float32), last=True))
-    return src_sr, n_in, sumsq, parts
-
-
-def _ac_energy(x: np.ndarray, frame: int) -> float:
-    """Sum of squares of ``x`` once each ``frame``-sample stretch has its mean removed:
-    a constant (DC offset) adds nothing, music below 1/FRAME_SECONDS Hz hardly anything."""
-    n = len(x) // frame * frame
-    body = x[:n].reshape(-1, frame)
-    body = body - body.mean(axis=1, keepdims=True)
-    tail = x[n:] - x[n:].mean() if len(x) > n else x[n:]
-    return float(np.sum(body * body, dtype=np.float64) + np.dot(tail, tail))
+    rms = math.sqrt(max(sumsq / n_in - (total / n_in) ** 2, 0.0)) if n_in else 0.0
+    return src_sr, n_in, rms, parts
 
 
 def load(path: str | Path, rates: tuple[int, ...] = (16000,)) -> Audio:
@@ -251,10 +256,10 @@ def load(path: str | Path, rates: tuple[int, ...] = (16000,)) -> Audio:
     if path.is_dir():
         raise AudioError(f"{path}: is a folder; give audio files or use a folder argument to the CLI")
     with _c_stderr_held_back():
-        src_sr, n_in, sumsq, parts = _decode(path, rates)
+        src_sr, n_in, rms, parts = _decode(path, rates)
     if n_in == 0:
         raise AudioError(f"{path}: file holds no audio samples; nothing to analyse")
-    if np.sqrt(sumsq / n_in) < SILENCE_RMS:
+    if rms < SILENCE_RMS:
         raise AudioError(f"{path}: no music: audio is silent or a constant offset (below -80 dBFS); nothing to analyse")
     announced = _announced_seconds(path)
     if announced is not None and announced - n_in / src_sr > TRUNCATED_SECONDS + TRUNCATED_SHARE * announced:

@@ -69,15 +69,15 @@ def test_nan_or_infinite_samples_are_refused(tmp_path):
             load(p)
 
 
-def test_dc_offset_or_steps_alone_are_no_music(tmp_path):
+def test_a_dc_offset_alone_is_no_music(tmp_path):
     dc = tmp_path / "dc.wav"
     sf.write(dc, np.full(44100 * 10, 0.3, np.float32), 44100)
     with pytest.raises(AudioError, match="no music"):
         load(dc)
-    steps = tmp_path / "steps.wav"  # an offset that jumps twice: still nothing to hear
-    sf.write(steps, np.repeat(np.float32([0.2, -0.1, 0.4]), 44100 * 4), 44100)
+    dither = tmp_path / "dc_dither.wav"  # an offset with noise below -80 dBFS
+    sf.write(dither, 0.3 + 2e-5 * np.random.default_rng(0).standard_normal(44100 * 10).astype(np.float32), 44100, subtype="FLOAT")
     with pytest.raises(AudioError, match="no music"):
-        load(steps)
+        load(dither)
     music = tmp_path / "music_on_dc.wav"  # a quiet tone riding on a large offset is music
     sf.write(music, 0.5 + 0.01 * _tone(), 44100)
     assert load(music).duration == pytest.approx(6.0, abs=0.01)
@@ -164,3 +164,36 @@ def test_an_mp3_without_a_length_header_is_decoded_to_its_end(tmp_path, start):
     # long (silent start) or far too short (noisy start; libsndfile stops there)
     subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), "-q:a", "4", "-write_xing", "0", str(mp3)], check=True)
     assert load(mp3).duration == pytest.approx(10.0, abs=0.1)
+
+
+def test_decoder_chatter_held_back_from_threads_decoding_at_once(capfd):
+    import os
+    import sys
+    import threading
+
+    from iram.audio import _c_stderr_held_back
+
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def a():  # enters first, leaves while b is still inside
+        with _c_stderr_held_back():
+            a_in.set()
+            b_in.wait(10)
+            os.write(2, b"mpg123 chatter from a\n")
+        a_out.set()
+
+    def b():
+        a_in.wait(10)
+        with _c_stderr_held_back():
+            b_in.set()
+            a_out.wait(10)
+            os.write(2, b"mpg123 chatter from b\n")
+
+    threads = [threading.Thread(target=f) for f in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    print("stderr works again", file=sys.stderr, flush=True)
+    err = capfd.readouterr().err
+    assert "chatter" not in err and "stderr works again" in err
