@@ -64,7 +64,7 @@ def test_rekordbox_round_trip_merge_and_idempotence(track, tmp_path):
     assert t.get("Comments") == "keep me"
     hot = [m for m in t.findall("POSITION_MARK") if m.get("Num") == "1"][0]
     assert (hot.get("Red"), hot.get("Green"), hot.get("Blue")) == ("224", "60", "49")
-    assert (tmp_path / "rekordbox.xml.bak").exists()
+    assert (tmp_path / ".iram" / "rekordbox.xml" / "original.absent").exists() and (tmp_path / ".iram" / "rekordbox.xml" / "1").exists()
 
 
 def test_traktor_round_trip(track, tmp_path):
