@@ -532,7 +532,6 @@ def test_mixxx_keeps_the_djs_cues_slots_and_matches_symlinked_paths(tmp_path, tr
     original = db.read_bytes()
     for k in range(10):
         lines = export([_analysis(link, n_sections=10 - (k % 3))], "mixxx", db)
-    after = _dump(db)
     con = sqlite3.connect(db)
     mine = con.execute("SELECT id, hotcue, label FROM cues WHERE id NOT IN (%s)" % ",".join(str(r[0]) for r in before["cues"])).fetchall()
     con.close()

@@ -88,8 +88,9 @@ def summary(cues: list[Cue], unplaced: list[Cue], taken, *, memory: bool) -> str
     """The report's tail: hot cues written, the DJ's slots left alone, sections not placed."""
     hot = sum(c.hot is not None for c in cues)
     out = f"{hot} hot cues"
-    if taken:
-        out += f" (slots {', '.join(SLOT_NAMES[k] for k in sorted(taken) if k < HOT_CUES)} are yours, left as they were)"
+    yours = [SLOT_NAMES[k] for k in sorted(taken) if 0 <= k < HOT_CUES]
+    if yours:
+        out += f" (slots {', '.join(yours)} are yours, left as they were)"
     if unplaced:
         names = ", ".join(c.name for c in unplaced)
         out += f"; no free hot cue slot for {names}" + (" (memory cues only)" if memory else " (not placed)")
@@ -108,10 +109,24 @@ def track_path(path) -> PurePath:
     return Path(os.path.abspath(s))
 
 
-def same_track(a: PurePath, b: PurePath) -> bool:
-    if isinstance(a, PureWindowsPath) or isinstance(b, PureWindowsPath):
-        return str(a).replace("/", "\\").casefold() == str(b).replace("/", "\\").casefold()
-    return a == b
+def path_key(p: PurePath) -> str:
+    """A string that is equal for two spellings of one track (Windows paths ignore case and slash style)."""
+    return str(p).replace("/", "\\").casefold() if isinstance(p, PureWindowsPath) else str(p)
+
+
+def find_track(items, paths_of, p: PurePath):
+    """The first of ``items`` whose path (one of ``paths_of(item)``) is ``p``; through a symlink only if none is.
+
+    Programs store the path they were given, so it is matched as given first.
+    """
+    index = {}
+    for it in items:
+        for q in paths_of(it):
+            index.setdefault(path_key(q), it)
+    hit = index.get(path_key(p))
+    if hit is None and isinstance(p, Path) and p.resolve() != p:
+        hit = index.get(str(p.resolve()))
+    return hit
 
 
 def read_library(path: Path, root: str, library: str, hint: str):

@@ -20,7 +20,7 @@ from urllib.parse import quote, unquote
 from .. import __version__
 from ..errors import ExportError
 from ..io import atomic_path
-from . import append_child, cues_for, place, read_library, remove_child, rgb, same_track, summary, track_path, write_xml
+from . import append_child, cues_for, find_track, place, read_library, remove_child, rgb, summary, track_path, write_xml
 from .library import check_writable, copy_file, keep_backups, load_ledger, locked, owned, save_ledger
 
 PREFIX = "file://localhost"
@@ -58,18 +58,9 @@ def new_tree() -> ET.ElementTree:
     return ET.ElementTree(root)
 
 
-def _find(coll: ET.Element, p: PurePath) -> ET.Element | None:
-    for t in coll.findall("TRACK"):
-        q = path_of(t.get("Location", ""))
-        if q is not None and same_track(q, p):
-            return t
-    if isinstance(p, Path):  # a symlink to a track the library holds under its real path
-        real = p.resolve()
-        for t in coll.findall("TRACK"):
-            q = path_of(t.get("Location", ""))
-            if q is not None and not isinstance(q, PureWindowsPath) and Path(q).resolve() == real:
-                return t
-    return None
+def _paths(t: ET.Element) -> list[PurePath]:
+    p = path_of(t.get("Location", ""))
+    return [] if p is None else [p]
 
 
 def write(results, target: Path) -> list[str]:
@@ -82,7 +73,7 @@ def write(results, target: Path) -> list[str]:
         lines = []
         for a in results:
             p = track_path(a.path)
-            track = _find(coll, p)
+            track = find_track(coll.findall("TRACK"), _paths, p)
             created = track is None
             if created:
                 ids = [int(t.get("TrackID", 0)) for t in coll.findall("TRACK") if t.get("TrackID", "").isdigit()]

@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 
 from ..io import atomic_path
-from . import append_child, cues_for, place, read_library, remove_child, same_track, summary, track_path, write_xml
+from . import append_child, cues_for, find_track, place, read_library, remove_child, summary, track_path, write_xml
 from .library import check_writable, copy_file, keep_backups, load_ledger, locked, owned, save_ledger
 
 CUE, GRID = "0", "4"
@@ -69,12 +69,9 @@ def new_location(p: PurePath, coll: ET.Element) -> dict:
     return attrs
 
 
-def _find(coll: ET.Element, p: PurePath) -> ET.Element | None:
-    for e in coll.findall("ENTRY"):
-        loc = e.find("LOCATION")
-        if loc is not None and any(same_track(q, p) for q in candidates(loc)):
-            return e
-    return None
+def _paths(e: ET.Element) -> list[PurePath]:
+    loc = e.find("LOCATION")
+    return [] if loc is None else candidates(loc)
 
 
 def entry_key(e: ET.Element) -> str:
@@ -104,7 +101,7 @@ def write(results, target: Path) -> list[str]:
         lines = []
         for a in results:
             p = track_path(a.path)
-            e = _find(coll, p)
+            e = find_track(coll.findall("ENTRY"), _paths, p)
             created = e is None
             if created:
                 e = append_child(coll, "ENTRY", dict(TITLE=p.stem))
