@@ -61,6 +61,8 @@ def get_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-minutes", type=float, default=40.0)
     t.add_argument("--eq-db", type=float, default=0.0, help="random-EQ augmentation strength in dB (default 0: off)")
     t.add_argument("--shift", type=float, default=0.0, help="random pitch-and-formant shift of each crop, up to +-SHIFT semitones (default 0: off)")
+    t.add_argument("--master", type=float, default=0.0, help="share of examples sent through a random mastering chain: "
+                   "EQ tilt, bus compression, limiter drive, MP3 round trip (default 0: off)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     t.add_argument("-q", "--quiet", action="store_true")
@@ -225,7 +227,7 @@ def cmd_train(args) -> int:
     from .train import TrainConfig, train
 
     cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps, max_minutes=args.max_minutes, seed=args.seed,
-                      lr=args.lr, eq_db=args.eq_db, shift=args.shift)
+                      lr=args.lr, eq_db=args.eq_db, shift=args.shift, master=args.master)
     mcfg = ModelConfig(front=FrontEndConfig(harmonic=not args.no_harmonic, n_bands=args.bands))
     r = train(args.data, args.valid, args.out, model_cfg=mcfg, cfg=cfg, device=args.device, test_dir=args.test,
               tracks=args.tracks, valid_tracks=args.valid_tracks, init=args.init, progress=not args.quiet)

@@ -120,3 +120,24 @@ def test_breaks_are_stretched_over_whole_bars_of_their_own_beats():
     period = int(round(24 * 60 / 124.0 * SR))
     assert np.allclose(y[:SR], y[period:period + SR])
     assert sources.BREAKS.keys() == {s.ref for s in sources.catalogue() if s.kind == "break"}
+
+
+def test_recorded_voices_are_real_speakers_held_out_as_groups():
+    groups = sources.recorded_voices()
+    assert {"hedgewars/Singer", "kde/fr"} <= set(groups)  # a sung pack; French from klettres + ktuberling
+    assert {p.parts[3] for p in groups["kde/fr"]} == {"klettres", "ktuberling"}
+    assert all(len(files) >= 10 for files in groups.values())
+    sp = sources.split_of()
+    by_split = {s: {x.ref for x in sources.sources_for("voice", s) if x.kind == "recorded"} for s in sources.SPLITS}
+    assert all(by_split.values())  # every split hears some real speakers, never the same ones
+    assert sum(len(v) for v in by_split.values()) == len(groups) == len(set().union(*by_split.values()))
+    assert all(sp[f"recorded:{g}"] in sources.SPLITS for g in groups)
+
+
+def test_recorded_voice_stem_is_made_of_the_recordings():
+    src = sources.Source("voice", "recorded", "hedgewars/Singer")
+    x = render.render_stem(src, _ctx(), np.random.default_rng(3))
+    assert len(x) == render.loop_samples(_ctx()) and np.all(np.isfinite(x))
+    assert np.sqrt(np.mean(x ** 2)) > 1e-2
+    # energy sits where a voice does: mostly 100 Hz - 4 kHz
+    assert _band_share(x, 100, 4000) > 0.7

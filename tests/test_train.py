@@ -138,3 +138,26 @@ def test_shifted_crop_moves_a_tone_by_the_drawn_interval_and_zero_is_a_plain_cro
         assert abs(12 * np.log2(f / 440) - s) < 0.1  # within a tenth of a semitone of the drawn shift
         moved.append(s)
     assert max(moved) - min(moved) > 2.0
+
+
+def test_mastering_chain_flattens_dynamics_keeps_length_and_rms_and_zero_is_off():
+    from iram.augment import master
+    from iram.train import mastered
+
+    sr, rng = 16000, np.random.default_rng(0)
+    t = np.arange(4 * sr) / sr
+    kick = np.zeros(len(t))
+    for b in range(0, len(t), sr // 2):  # a kick every half second over a quiet tone and noise
+        kick[b:b + 2000] += np.sin(2 * np.pi * 60 * np.arange(2000) / sr) * np.exp(-np.arange(2000) / 400)
+    x = (0.6 * kick + 0.1 * np.sin(2 * np.pi * 220 * t) + 0.02 * rng.normal(size=len(t))).astype(np.float32)
+
+    def crest(z):
+        return np.abs(z).max() / np.sqrt(np.mean(z ** 2))
+
+    ys = [master(x, rng, sr) for _ in range(12)]
+    assert all(len(y) == len(x) and np.all(np.isfinite(y)) for y in ys)
+    assert all(abs(np.sqrt(np.mean(y ** 2)) / np.sqrt(np.mean(x ** 2)) - 1) < 1e-3 for y in ys)
+    assert np.median([crest(y) for y in ys]) < 0.7 * crest(x)  # a master is denser than the raw mix
+    state = np.random.default_rng(5).bit_generator.state
+    r = np.random.default_rng(5)
+    assert mastered(x, r, 0.0, sr) is x and r.bit_generator.state == state  # off: same audio, no random draw
