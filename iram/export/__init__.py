@@ -129,68 +129,6 @@ def find_track(items, paths_of, p: PurePath):
     return hit
 
 
-def read_library(path: Path, root: str, library: str, hint: str):
-    """Parse a DJ library XML whose root is ``root`` and holds a COLLECTION (comments kept)."""
-    import xml.etree.ElementTree as ET
-
-    try:
-        parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True, insert_pis=True))
-        tree = ET.parse(path, parser=parser)
-    except (ET.ParseError, OSError, UnicodeDecodeError) as err:
-        raise ExportError(f"{path}: not readable XML ({err}); repair it (iram export --restore {path} puts back "
-                          f"the copy iram kept, if any) or give {hint} or a new file name") from err
-    if tree.getroot().tag != root or tree.getroot().find("COLLECTION") is None:
-        raise ExportError(f"{path}: not a {library} (no {root}/COLLECTION); give {hint} or a new file name")
-    return tree
-
-
-def append_child(parent, tag: str, attrs: dict):
-    """Add an element after ``parent``'s last child, indented like its siblings (the rest is left as it was)."""
-    import xml.etree.ElementTree as ET
-
-    el = ET.Element(tag, attrs)
-    if len(parent):
-        el.tail = parent[-1].tail
-        parent[-1].tail = parent[-2].tail if len(parent) > 1 else parent.text
-    else:
-        outer = parent.tail if parent.tail and not parent.tail.strip() else "\n"
-        parent.text = outer + "  "
-        el.tail = outer
-    parent.append(el)
-    return el
-
-
-def remove_child(parent, el) -> None:
-    """Remove ``el`` and give its layout back, so what remains reads as before it was added."""
-    kids = list(parent)
-    k = kids.index(el)
-    if k == len(kids) - 1:
-        if k:
-            kids[k - 1].tail = el.tail
-        else:
-            parent.text = None
-    parent.remove(el)
-
-
-def write_xml(tree, tmp: Path, original: Path | None) -> None:
-    """Serialise ``tree``; an existing file's prolog (declaration, comments) and ending are kept as they were."""
-    import xml.etree.ElementTree as ET
-
-    root = tree.getroot()
-    head, tail = '<?xml version="1.0" encoding="UTF-8"?>\n', "\n"
-    try:
-        text = original.read_text(encoding="utf-8") if original is not None and original.exists() else ""
-    except (OSError, UnicodeDecodeError):
-        text = ""
-    if text:
-        start, end = text.find("<" + root.tag), text.rfind("</" + root.tag + ">")
-        if start >= 0:
-            head = text[:start]
-        if end >= 0:
-            tail = text[end + len(root.tag) + 3:]
-    tmp.write_text(head + ET.tostring(root, encoding="unicode") + tail, encoding="utf-8")
-
-
 def library_file(fmt: str, target) -> Path:
     """The library file an export of ``fmt`` into ``target`` (a file or a folder) writes."""
     target = Path(target)

@@ -19,9 +19,8 @@ from urllib.parse import quote, unquote
 
 from .. import __version__
 from ..errors import ExportError
-from ..io import atomic_path
-from . import append_child, cues_for, find_track, place, read_library, remove_child, rgb, summary, track_path, write_xml
-from .library import check_writable, copy_file, keep_backups, load_ledger, locked, owned, save_ledger
+from . import cues_for, find_track, place, rgb, summary, track_path
+from .xmlfile import append_child, drop_owned, merge, read_library
 
 PREFIX = "file://localhost"
 
@@ -63,55 +62,45 @@ def _paths(t: ET.Element) -> list[PurePath]:
     return [] if p is None else [p]
 
 
-def write(results, target: Path) -> list[str]:
-    target = Path(target)
-    check_writable(target)
-    with locked(target) as d:
-        tree = read(target) if target.exists() else new_tree()
-        ledger = load_ledger(d, "rekordbox")
-        coll = tree.getroot().find("COLLECTION")
-        lines = []
-        for a in results:
-            p = track_path(a.path)
-            track = find_track(coll.findall("TRACK"), _paths, p)
-            created = track is None
-            if created:
-                ids = [int(t.get("TrackID", 0)) for t in coll.findall("TRACK") if t.get("TrackID", "").isdigit()]
-                track = append_child(coll, "TRACK", dict(TrackID=str(max(ids, default=0) + 1), Name=p.stem, Location=location(p),
-                                                         TotalTime=str(int(a.duration)), AverageBpm=f"{a.bpm:.2f}"))
-            key = track.get("Location")
-            mine = ledger["tracks"].get(key, {})
-            marks = track.findall("POSITION_MARK")
-            for m, ours in zip(marks, owned([dict(m.attrib) for m in marks], mine.get("marks", []))):
-                if ours:
-                    remove_child(track, m)
-            taken = {int(m.get("Num")) for m in track.findall("POSITION_MARK") if m.get("Num", "-1").lstrip("-").isdigit()
-                     and int(m.get("Num")) >= 0}
-            extra = list(mine.get("extra", []))
-            if track.find("TEMPO") is None and len(a.downbeats):  # never overwrite a grid the DJ has set
-                attrs = dict(Inizio=f"{a.downbeats[0]:.3f}", Bpm=f"{a.bpm:.2f}", Metro="4/4", Battito="1")
-                append_child(track, "TEMPO", attrs)
-                extra.append(["TEMPO", attrs])
-            cues, unplaced = place(cues_for(a), taken)
-            written = []
-            for c in cues:
-                r, g, b = rgb(c.colour)
-                attrs = dict(Name=c.name, Type="0", Start=f"{c.start:.3f}", Num="-1", Red=str(r), Green=str(g), Blue=str(b))
-                written.append(dict(append_child(track, "POSITION_MARK", attrs).attrib))
-                if c.hot is not None:
-                    written.append(dict(append_child(track, "POSITION_MARK", {**attrs, "Num": str(c.hot)}).attrib))
-            ledger["tracks"][key] = {"created": created or mine.get("created", False), "marks": written, "extra": extra}
-            lines.append(f"{target}: {p.name}: {len(cues)} memory cues, {summary(cues, unplaced, taken, memory=True)}")
-        if coll.get("Entries") != str(len(coll.findall("TRACK"))):
-            coll.set("Entries", str(len(coll.findall("TRACK"))))
-        with atomic_path(target) as tmp:
-            write_xml(tree, tmp, target)
-            try:
-                from pyrekordbox.rbxml import RekordboxXml
+def _merge_track(coll: ET.Element, a, ledger: dict) -> str:
+    p = track_path(a.path)
+    track = find_track(coll.findall("TRACK"), _paths, p)
+    created = track is None
+    if created:
+        ids = [int(t.get("TrackID", 0)) for t in coll.findall("TRACK") if t.get("TrackID", "").isdigit()]
+        track = append_child(coll, "TRACK", dict(TrackID=str(max(ids, default=0) + 1), Name=p.stem, Location=location(p),
+                                                 TotalTime=str(int(a.duration)), AverageBpm=f"{a.bpm:.2f}"))
+    key = track.get("Location")
+    mine = ledger["tracks"].get(key, {})
+    drop_owned(track, "POSITION_MARK", mine.get("marks", []))
+    taken = {int(n) for n in (m.get("Num", "-1") for m in track.findall("POSITION_MARK")) if n.isdigit()}
+    extra = list(mine.get("extra", []))
+    if track.find("TEMPO") is None and len(a.downbeats):  # never overwrite a grid the DJ has set
+        attrs = dict(Inizio=f"{a.downbeats[0]:.3f}", Bpm=f"{a.bpm:.2f}", Metro="4/4", Battito="1")
+        append_child(track, "TEMPO", attrs)
+        extra.append(["TEMPO", attrs])
+    cues, unplaced = place(cues_for(a), taken)
+    written = []
+    for c in cues:
+        r, g, b = rgb(c.colour)
+        attrs = dict(Name=c.name, Type="0", Start=f"{c.start:.3f}", Num="-1", Red=str(r), Green=str(g), Blue=str(b))
+        written.append(dict(append_child(track, "POSITION_MARK", attrs).attrib))
+        if c.hot is not None:
+            written.append(dict(append_child(track, "POSITION_MARK", {**attrs, "Num": str(c.hot)}).attrib))
+    ledger["tracks"][key] = {"created": created or mine.get("created", False), "marks": written, "extra": extra}
+    return f"{p.name}: {len(cues)} memory cues, {summary(cues, unplaced, taken, memory=True)}"
 
-                RekordboxXml(str(tmp))
-            except Exception as err:  # never replace a library with a file rekordbox could not read
-                raise ExportError(f"{target}: the merged XML did not load back in pyrekordbox ({err}); nothing was changed") from err
-            keep_backups(d, target.exists(), copy_file(target))
-        save_ledger(d, ledger)
-    return lines
+
+def _loads_in_pyrekordbox(tmp: Path, target: Path) -> None:
+    try:
+        from pyrekordbox.rbxml import RekordboxXml
+
+        RekordboxXml(str(tmp))
+    except Exception as err:  # never replace a library with a file rekordbox could not read
+        raise ExportError(f"{target}: the merged XML did not load back in pyrekordbox ({err}); nothing was changed") from err
+
+
+def write(results, target: Path) -> list[str]:
+    lines = merge(results, target, fmt="rekordbox", read=read, new_tree=new_tree, merge_track=_merge_track,
+                  count=("TRACK", "Entries"), check=_loads_in_pyrekordbox)
+    return [f"{target}: {line}" for line in lines]

@@ -104,7 +104,7 @@ def cue_entry(index: int, ms: int, colour: str, name: str) -> tuple[bytes, bytes
 
 def parse_cue(data: bytes) -> dict:
     (ms,) = struct.unpack(">I", data[2:6])
-    return {"index": data[1], "ms": ms, "colour": "#%02X%02X%02X" % tuple(data[7:10]), "name": data[12:].split(b"\x00")[0].decode()}
+    return {"index": data[1], "ms": ms, "colour": "#%02X%02X%02X" % tuple(data[7:10]), "name": data[12:].split(b"\x00")[0].decode(errors="replace")}
 
 
 def serato32(value: int) -> bytes:
@@ -318,6 +318,8 @@ def restore(path: Path) -> str:
         def edit(g) -> None:
             if flac:
                 v = original["fields"][FLAC_FIELD]
+                if g.tags is None:
+                    g.add_tags()
                 if v is None:
                     if g.tags is not None and FLAC_FIELD in g.tags:
                         del g.tags[FLAC_FIELD]

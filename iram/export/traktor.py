@@ -19,9 +19,8 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 
-from ..io import atomic_path
-from . import append_child, cues_for, find_track, place, read_library, remove_child, summary, track_path, write_xml
-from .library import check_writable, copy_file, keep_backups, load_ledger, locked, owned, save_ledger
+from . import cues_for, find_track, place, summary, track_path
+from .xmlfile import append_child, drop_owned, merge, read_library
 
 CUE, GRID = "0", "4"
 DRIVE = re.compile(r"^[A-Za-z]:$")
@@ -91,48 +90,35 @@ def new_tree() -> ET.ElementTree:
     return ET.ElementTree(root)
 
 
+def _merge_track(coll: ET.Element, a, ledger: dict) -> str:
+    p = track_path(a.path)
+    e = find_track(coll.findall("ENTRY"), _paths, p)
+    created = e is None
+    if created:
+        e = append_child(coll, "ENTRY", dict(TITLE=p.stem))
+        append_child(e, "LOCATION", new_location(p, coll))
+    key = entry_key(e)
+    mine = ledger["tracks"].get(key, {})
+    drop_owned(e, "CUE_V2", mine.get("marks", []))
+    taken = {int(n) for n in (m.get("HOTCUE", "-1") for m in e.findall("CUE_V2")) if n.isdigit()}
+    extra = list(mine.get("extra", []))
+    if e.find("TEMPO") is None:
+        attrs = dict(BPM=f"{a.bpm:.6f}", BPM_QUALITY="100.000000")
+        append_child(e, "TEMPO", attrs)
+        extra.append(["TEMPO", attrs])
+    if not any(c.get("TYPE") == GRID for c in e.findall("CUE_V2")) and len(a.downbeats):
+        attrs = dict(NAME="AutoGrid", DISPL_ORDER="0", TYPE=GRID, START=f"{a.downbeats[0] * 1000:.3f}",
+                     LEN="0.000000", REPEATS="-1", HOTCUE="-1")
+        append_child(e, "CUE_V2", attrs)
+        extra.append(["CUE_V2", attrs])
+    cues, unplaced = place(cues_for(a), taken)
+    written = [dict(append_child(e, "CUE_V2", dict(NAME=c.name, DISPL_ORDER="0", TYPE=CUE, START=f"{c.start * 1000:.3f}",
+                                                   LEN="0.000000", REPEATS="-1", HOTCUE=str(-1 if c.hot is None else c.hot),
+                                                   COLOR=c.colour)).attrib) for c in cues]
+    ledger["tracks"][key] = {"created": created or mine.get("created", False), "marks": written, "extra": extra}
+    return f"{p.name}: {len(cues)} cues, {summary(cues, unplaced, taken, memory=True)}"
+
+
 def write(results, target: Path) -> list[str]:
-    target = Path(target)
-    check_writable(target)
-    with locked(target) as d:
-        tree = read(target) if target.exists() else new_tree()
-        ledger = load_ledger(d, "traktor")
-        coll = tree.getroot().find("COLLECTION")
-        lines = []
-        for a in results:
-            p = track_path(a.path)
-            e = find_track(coll.findall("ENTRY"), _paths, p)
-            created = e is None
-            if created:
-                e = append_child(coll, "ENTRY", dict(TITLE=p.stem))
-                append_child(e, "LOCATION", new_location(p, coll))
-            key = entry_key(e)
-            mine = ledger["tracks"].get(key, {})
-            marks = e.findall("CUE_V2")
-            for m, ours in zip(marks, owned([dict(m.attrib) for m in marks], mine.get("marks", []))):
-                if ours:
-                    remove_child(e, m)
-            taken = {int(m.get("HOTCUE")) for m in e.findall("CUE_V2") if m.get("HOTCUE", "-1").isdigit()}
-            extra = list(mine.get("extra", []))
-            if e.find("TEMPO") is None:
-                attrs = dict(BPM=f"{a.bpm:.6f}", BPM_QUALITY="100.000000")
-                append_child(e, "TEMPO", attrs)
-                extra.append(["TEMPO", attrs])
-            if not any(c.get("TYPE") == GRID for c in e.findall("CUE_V2")) and len(a.downbeats):
-                attrs = dict(NAME="AutoGrid", DISPL_ORDER="0", TYPE=GRID, START=f"{a.downbeats[0] * 1000:.3f}",
-                             LEN="0.000000", REPEATS="-1", HOTCUE="-1")
-                append_child(e, "CUE_V2", attrs)
-                extra.append(["CUE_V2", attrs])
-            cues, unplaced = place(cues_for(a), taken)
-            written = [dict(append_child(e, "CUE_V2", dict(NAME=c.name, DISPL_ORDER="0", TYPE=CUE, START=f"{c.start * 1000:.3f}",
-                                                           LEN="0.000000", REPEATS="-1", HOTCUE=str(-1 if c.hot is None else c.hot),
-                                                           COLOR=c.colour)).attrib) for c in cues]
-            ledger["tracks"][key] = {"created": created or mine.get("created", False), "marks": written, "extra": extra}
-            lines.append(f"{target}: {p.name}: {len(cues)} cues, {summary(cues, unplaced, taken, memory=True)}")
-        if coll.get("ENTRIES") != str(len(coll.findall("ENTRY"))):
-            coll.set("ENTRIES", str(len(coll.findall("ENTRY"))))
-        with atomic_path(target) as tmp:
-            write_xml(tree, tmp, target)
-            keep_backups(d, target.exists(), copy_file(target))
-        save_ledger(d, ledger)
-    return lines
+    lines = merge(results, target, fmt="traktor", read=read, new_tree=new_tree, merge_track=_merge_track, count=("ENTRY", "ENTRIES"))
+    return [f"{target}: {line}" for line in lines]
