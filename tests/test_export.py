@@ -30,6 +30,16 @@ def track(tmp_path):
     return p
 
 
+@pytest.fixture
+def ordinary_user(monkeypatch):
+    """Judge write access by the permission bits, as for any user but root (who may write anything)."""
+    import os
+
+    if os.geteuid() == 0:
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode: real(p, mode) and not (mode & os.W_OK and not os.stat(p).st_mode & 0o200))
+
+
 def test_cues_respect_hot_cue_limit(track):
     cues = cues_for(_analysis(track))
     assert len(cues) == 10 and sum(c.hot is not None for c in cues) == HOT_CUES
@@ -170,7 +180,7 @@ def test_mixxx_locked_or_unknown_track_changes_nothing(track, tmp_path):
     assert db.read_bytes() == before
 
 
-def test_foreign_xml_and_read_only_target_change_nothing(track, tmp_path):
+def test_foreign_xml_and_read_only_target_change_nothing(track, tmp_path, ordinary_user):
     bad = tmp_path / "notes.xml"
     bad.write_text("<notes><note/></notes>")
     with pytest.raises(ExportError, match="not a rekordbox library"):
@@ -183,11 +193,7 @@ def test_foreign_xml_and_read_only_target_change_nothing(track, tmp_path):
     ro.mkdir()
     ro.chmod(0o500)
     try:
-        import os
-
-        if os.access(ro, os.W_OK):
-            pytest.skip("running as a user who can write anywhere")
-        with pytest.raises(Exception, match="not writable"):
+        with pytest.raises(ExportError, match="not writable"):
             export([_analysis(track)], "rekordbox", ro / "rekordbox.xml")
     finally:
         ro.chmod(0o700)
@@ -570,13 +576,17 @@ def _markers_entry(start=None, end=None, colour=0, kind=1):
     return pos(start) + pos(end) + b"\x00" + b"\x7f" * 5 + _s32(colour) + bytes([kind, 0])
 
 
-def _serato_mp3(tmp_path, *, v23=True, markers_=True, name="t.mp3"):
-    """An MP3 tagged as Serato DJ Pro leaves it: ID3 v2.3, Markers2 with the DJ's cue A and a loop, and Markers_."""
-    from mutagen.id3 import GEOB, ID3, TIT2
+def _serato_mp3(tmp_path, *, v23=True, markers_=True, ext=".mp3"):
+    """An MP3 (or AIFF) tagged as Serato DJ Pro leaves it: ID3 v2.3, Markers2 with the DJ's cue A and a loop, and Markers_."""
+    import mutagen
+    from mutagen.id3 import GEOB, TIT2
 
-    p = tmp_path / name
-    sf.write(p, (np.random.default_rng(1).standard_normal((44100 * 3, 2)) * 0.1).astype(np.float32), 44100, format="MP3")
-    tags = ID3()
+    p = tmp_path / f"t{ext}"
+    sf.write(p, (np.random.default_rng(1).standard_normal((44100 * 3, 2)) * 0.1).astype(np.float32), 44100,
+             format="MP3" if ext == ".mp3" else "AIFF")
+    f = mutagen.File(p)
+    f.add_tags()
+    tags = f.tags
     tags.add(TIT2(encoding=3, text="My Tune"))
     loop = b"\x00\x00" + (1000).to_bytes(4, "big") + (5000).to_bytes(4, "big") + b"\xff\xff\xff\xff\x00\x27\xaa\xe1\x00\x00" + b"my loop\x00"
     entries = [(b"COLOR", b"\x00\xff\x99\xff"), serato.cue_entry(0, 1500, "#CC0000", "Drop"), (b"LOOP", loop), (b"BPMLOCK", b"\x01")]
@@ -586,16 +596,20 @@ def _serato_mp3(tmp_path, *, v23=True, markers_=True, name="t.mp3"):
         rows += [_markers_entry(1000, 5000, 0, kind=3)] + [_markers_entry(kind=3)] * 8
         data = b"\x02\x05" + (14).to_bytes(4, "big") + b"".join(rows) + b"\x07\x7f\x7f\x7f"
         tags.add(GEOB(encoding=0, mime="application/octet-stream", desc="Serato Markers_", data=data))
-    tags.save(p, v2_version=3 if v23 else 4)
+    f.save(v2_version=3 if v23 else 4)
     return p
 
 
-def test_serato_mp3_keeps_id3_version_markers_and_the_djs_cues(tmp_path):
-    from mutagen.id3 import ID3
+@pytest.mark.parametrize("ext", [".mp3", ".aiff"])
+def test_serato_id3_keeps_version_markers_and_the_djs_cues(tmp_path, ext):
+    import mutagen
     from serato_tools.track_cues_v1 import TrackCuesV1
     from serato_tools.track_cues_v2 import TrackCuesV2
 
-    p = _serato_mp3(tmp_path)
+    def ID3(p):
+        return mutagen.File(p).tags
+
+    p = _serato_mp3(tmp_path, ext=ext)
     pcm = _pcm_hash(p)
     for _ in range(2):
         line = export([_analysis(p)], "serato", tmp_path)[0]
@@ -679,11 +693,8 @@ def test_bad_targets_one_line_nothing_changed(tmp_path, track, capsys):
     assert "nothing to restore" in capsys.readouterr().err
 
 
-def test_read_only_targets_are_refused(tmp_path, track, monkeypatch):
+def test_read_only_targets_are_refused(tmp_path, track, ordinary_user):
     """A read-only library or audio file is refused in one line and left as it was."""
-    if os.geteuid() == 0:  # root may write anything; judge by the permission bits as any other user would
-        real = os.access
-        monkeypatch.setattr(os, "access", lambda p, mode: real(p, mode) and not (mode & os.W_OK and not os.stat(p).st_mode & 0o200))
     audio = tmp_path / "t.wav"
     sf.write(audio, np.zeros(44100, np.float32), 44100)
     lib = _rb_library(tmp_path / "rekordbox.xml", audio)
