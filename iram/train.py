@@ -105,8 +105,17 @@ def batch_of(ds: Dataset, idx: np.ndarray, n: int, rng: np.random.Generator, mix
     return torch.tensor(np.stack(xs)), torch.tensor(np.stack(ys))
 
 
+def masked_bce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy over the labelled cells of ``y`` (NaN marks a masked cell)."""
+    known = ~torch.isnan(y)
+    loss = nn.functional.binary_cross_entropy_with_logits(logits, torch.nan_to_num(y), weight=known.float(), reduction="sum")
+    return loss / known.sum().clamp(min=1)
+
+
 def balanced_weights(labels: np.ndarray) -> np.ndarray:
-    """Sampling weights that even out role frequencies (inverse frequency, averaged over an example's roles)."""
+    """Sampling weights that even out role frequencies (inverse frequency, averaged over an example's roles;
+    masked (NaN) labels count as off)."""
+    labels = np.nan_to_num(labels, nan=0.0)
     freq = labels.mean(axis=0).clip(1e-3)
     w = (labels / freq).sum(axis=1) / labels.sum(axis=1).clip(1)
     w[labels.sum(axis=1) == 0] = 1.0
@@ -119,8 +128,8 @@ class Segments:
 
     ``audio`` holds each track (mono int16 at the model's rate); ``spans`` (n, 4)
     gives each segment's track, its number in the track and the samples it keeps
-    once its edges are left out; ``labels`` is (n, 6); ``intervals`` the tracks'
-    segment times (seconds).
+    once its edges are left out; ``labels`` is (n, 6), NaN where a role is masked;
+    ``intervals`` the tracks' segment times (seconds).
     """
 
     audio: list[np.ndarray]
@@ -147,7 +156,7 @@ def load_segments(folders: list[str | Path], sample_rate: int, *, progress: bool
         intervals.append(np.asarray(t.intervals, dtype=float))
         for j, ((s, e), lab) in enumerate(zip(t.intervals, t.roles.T)):
             a, b = int((s + EDGE_S) * sample_rate), min(len(y), int((e - EDGE_S) * sample_rate))
-            if b - a >= 3 * sample_rate and not np.isnan(lab).any():
+            if b - a >= 3 * sample_rate and not np.isnan(lab).all():
                 spans.append((k, j, a, b))
                 labels.append(lab)
     if not spans:
@@ -231,7 +240,6 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
     seg_weights = balanced_weights(seg.labels) if seg else None
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
-    loss_fn = nn.BCEWithLogitsLoss()
     n = int(model_cfg.window * sr)
 
     def validate() -> dict:
@@ -255,11 +263,11 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
         for _ in tqdm(range(cfg.steps_per_epoch), desc=f"epoch {epoch + 1}", disable=not progress, leave=False):
             idx = rng.choice(len(tr.files), size=cfg.batch, p=weights)
             x, y = batch_of(tr, idx, n, rng, cfg.mix_prob, weights, cfg.eq_db, cfg.shift, cfg.master)
-            loss = loss_fn(net(x.to(device)), y.to(device))
+            loss = masked_bce(net(x.to(device)), y.to(device))
             if seg:
                 idx = rng.choice(len(seg.labels), size=cfg.segment_batch, p=seg_weights)
                 x, y = segment_batch(seg, idx, rng, cfg.segment_seconds, sr, cfg.eq_db, cfg.shift, cfg.master)
-                loss = loss + loss_fn(net(x.to(device)), y.to(device))
+                loss = loss + masked_bce(net(x.to(device)), y.to(device))
             opt.zero_grad()
             loss.backward()
             opt.step()

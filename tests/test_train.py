@@ -161,3 +161,23 @@ def test_mastering_chain_flattens_dynamics_keeps_length_and_rms_and_zero_is_off(
     state = np.random.default_rng(5).bit_generator.state
     r = np.random.default_rng(5)
     assert mastered(x, r, 0.0, sr) is x and r.bit_generator.state == state  # off: same audio, no random draw
+
+
+def test_masked_cells_are_left_out_of_loss_sampling_and_scores():
+    import torch
+
+    from iram.evaluate import classification_scores
+    from iram.train import balanced_weights, masked_bce
+
+    logits = torch.tensor([[2.0, -1.0], [0.5, 3.0]])
+    y = torch.tensor([[1.0, float("nan")], [0.0, 1.0]])
+    full = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.nan_to_num(y), reduction="none")
+    assert torch.isclose(masked_bce(logits, y), full[[0, 1, 1], [0, 0, 1]].mean())
+    assert torch.isclose(masked_bce(logits, torch.nan_to_num(y)), torch.nn.BCEWithLogitsLoss()(logits, torch.nan_to_num(y)))
+    w = balanced_weights(np.array([[1, np.nan], [0, 1], [1, 0]]))
+    assert np.all(np.isfinite(w)) and abs(w.sum() - 1) < 1e-9
+    yt = np.array([[1, 0], [0, np.nan], [1, 1], [0, 0]], float)
+    p = np.array([[0.9, 0.1], [0.2, 0.99], [0.8, 0.7], [0.1, 0.3]])
+    sc = classification_scores(yt, p, roles=("a", "b"))
+    assert sc["roles"]["b"]["n"] == 3 and sc["roles"]["b"]["roc_auc"] == 1.0  # the masked 0.99 is not a false alarm
+    assert sc["roles"]["a"]["n"] == 4 and sc["n"] == 4
