@@ -713,3 +713,24 @@ def test_read_only_targets_are_refused(tmp_path, track, ordinary_user):
     finally:
         for f in before:
             f.chmod(0o644)
+
+
+def test_serato_markers_underscore_follows_a_cue_the_dj_took_over(tmp_path):
+    """iram's cue B renamed by the DJ is the DJ's: kept in Markers2, and Markers_ mirrors it rather than being emptied."""
+    import mutagen
+    from serato_tools.track_cues_v1 import TrackCuesV1
+
+    p = _serato_mp3(tmp_path)
+    export([_analysis(p)], "serato", tmp_path)
+    f = mutagen.File(p)
+    geob = next(fr for fr in f.tags.getall("GEOB") if fr.desc == "Serato Markers2")
+    entries = [(t, serato.cue_entry(1, 2345, "#00CC00", "mine now")[1] if t == b"CUE" and d[1] == 1 else d)
+               for t, d in serato.decode_markers(geob.data)]
+    geob.data = serato.encode_markers(entries)
+    f.save(v2_version=3)
+    export([_analysis(p, n_sections=6)], "serato", tmp_path)
+    cues = {c["index"]: c for c in serato.read_cues(p)}
+    assert cues[1]["name"] == "mine now" and cues[1]["ms"] == 2345
+    v1 = TrackCuesV1(str(p)).entries
+    assert v1[1].start_position_set and v1[1].start_position == 2345
+    assert all(v1[k].start_position == cues[k]["ms"] for k in range(5))

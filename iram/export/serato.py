@@ -273,9 +273,10 @@ def write(a) -> str:
         new_m = None
         if old_m:
             rows = list(old_m[0])
+            yours = {c["index"]: c for c in (parse_cue(d) for t, d in kept if t == b"CUE")}
             for k in range(min(5, len(rows))):
-                if m_ours[k]:
-                    rows[k] = UNSET_CUE
+                if m_ours[k]:  # iram's entry goes; a cue of yours in that slot (Markers2) is mirrored instead
+                    rows[k] = markers_cue(yours[k]["ms"], yours[k]["colour"]) if k in yours else UNSET_CUE
             for c in hot:
                 if c.hot < min(5, len(rows)):
                     rows[c.hot] = markers_cue(int(round(c.start * 1000)), c.colour)
