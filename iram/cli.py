@@ -92,6 +92,12 @@ def get_parser() -> argparse.ArgumentParser:
     tr.add_argument("--split", default="test", help="sources to use (default test: never heard in training)")
     tr.add_argument("--jobs", type=int, default=1)
     tr.add_argument("-q", "--quiet", action="store_true")
+    mo = dsub.add_parser("modules", help="Debian's tracker modules: mix, stems, exact grid and role truth per module")
+    mo.add_argument("--out", required=True, help="folder: OUT/<split>/<slug>/{mix.flac,stems/,truth.json}")
+    mo.add_argument("--split", default="all", choices=("train", "valid", "test", "all"))
+    mo.add_argument("--jobs", type=int, default=1)
+    mo.add_argument("--annotations", help="folder with modules.csv and roles.json (default: annotations/modules of this checkout)")
+    mo.add_argument("-q", "--quiet", action="store_true")
     return p
 
 
@@ -212,6 +218,13 @@ def cmd_benchmark(args) -> int:
 
 
 def cmd_data(args) -> int:
+    if args.what == "modules":
+        from .data.modules import ANNOTATIONS, make_modules, report
+
+        res = make_modules(out=args.out, split=args.split, jobs=args.jobs, annotations=args.annotations or ANNOTATIONS,
+                           progress=not args.quiet)
+        print(report(res))
+        return 1 if any("error" in r for r in res) else 0
     if args.what == "loops":
         from .data.loops import make_loops
 
