@@ -71,7 +71,9 @@ def get_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("benchmark", help="score maps against annotations")
     b.add_argument("--set", required=True, dest="set_name", help=" or ".join(SETS))
-    b.add_argument("dir", nargs="?", help="composed: folder of tracks (default: generate a small set); custom: annotation folder")
+    b.add_argument("dir", nargs="?", help="composed: folder of tracks (default: generate a small set); custom: annotation folder; "
+                   "modules: the folder 'iram data modules --out' rendered to")
+    b.add_argument("--split", default="test", choices=("train", "valid", "test", "all"), help="modules: which split to score (default test)")
     b.add_argument("--audio", help="drysdale2022: folder with the user's copies of the ten tracks")
     b.add_argument("--annotations", help="drysdale2022: annotation folder (default ../shared/annotations/drysdale2022)")
     b.add_argument("--predictions", help="reuse saved .iram.json results from this folder")
@@ -218,7 +220,7 @@ def cmd_benchmark(args) -> int:
     from .benchmark import run_benchmark
 
     run_benchmark(args.set_name, folder=args.dir, audio=args.audio, annotations=args.annotations, predictions=args.predictions,
-                  model=args.model, n=args.n, out=args.out, quiet=args.quiet)
+                  model=args.model, n=args.n, out=args.out, split=args.split, quiet=args.quiet)
     return 0
 
 

@@ -311,6 +311,7 @@ def render_module(entry: Entry, folder: str | Path, *, seconds: float | None = N
     data = smp.deterministic(raw, fmt)
     samples, stems = smp.layout(data, fmt)
     with Module(data, entry.path) as m:
+        used = m.instruments_used()
         mix, pos = m.render(positions=True, seconds=seconds)
     if not len(pos.frame):
         raise ModuleError(f"{entry.path}: the module plays no rows; set its split to exclude in modules.csv")
@@ -326,8 +327,8 @@ def render_module(entry: Entry, folder: str | Path, *, seconds: float | None = N
     energies, record = [], []
     by_number = {s.number: s for s in samples}
     for st in stems:
-        if not any(by_number[i].size or by_number[i].compressed for i in st.samples):
-            continue  # no sample data: silent by construction
+        if not any(by_number[i].size or by_number[i].compressed for i in st.samples) or not set(st.instruments or st.samples) & used:
+            continue  # no sample data, or never played: silent by construction (the sum check would show otherwise)
         with Module(smp.keep_only(data, samples, set(st.samples)), entry.path) as m:
             y, _ = m.render(seconds=seconds)
         if len(y) != len(q_mix):

@@ -196,6 +196,18 @@ class Module:
                     out[r, ch, k] = f(self._mod, pattern, r, ch, k)
         return out
 
+    def instruments_used(self) -> set[int]:
+        """The INSTRUMENT numbers (1-based; samples where the module has no instruments) that
+        appear in the patterns of the order list: nothing else can sound."""
+        f = lib().openmpt_module_get_pattern_row_channel_command
+        chans, out = self.n_channels, set()
+        for p in {self.order_pattern(o) for o in range(self.n_orders)}:
+            if not 0 <= p < self.n_patterns:
+                continue  # "+++" / "---" order markers
+            for r in range(self.pattern_rows(p)):
+                out.update(f(self._mod, p, r, ch, INSTRUMENT) for ch in range(chans))
+        return out - {0}
+
     # -- rendering ---------------------------------------------------------------------
     def render(self, *, positions: bool = False, seconds: float | None = None,
                block: int = POSITION_BLOCK) -> tuple[np.ndarray, Positions | None]:
