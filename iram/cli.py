@@ -56,6 +56,8 @@ def get_parser() -> argparse.ArgumentParser:
                    "channel 1 up to Nyquist; 128: harmonic 6 of the top band at Nyquist); log-mel: mel bands (the ablation used 128)")
     t.add_argument("--tracks", action="append", help="folder of annotated tracks (NAME.wav + NAME.truth.json) whose 4-bar segments are trained on too (repeatable)")
     t.add_argument("--valid-tracks", action="append", help="folder of annotated validation tracks: early stopping also counts their segments (repeatable)")
+    t.add_argument("--modules", help="folder of rendered tracker modules ('iram data modules --out'): train on their train split's "
+                   "segments; early stopping and the thresholds use the valid split's segments alone")
     t.add_argument("--init", help="start from this checkpoint's weights and configuration (fine-tuning)")
     t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
     t.add_argument("--epochs", type=int, default=30)
@@ -209,7 +211,7 @@ def cmd_train(args) -> int:
                       lr=args.lr, eq_db=args.eq_db, shift=args.shift, master=args.master)
     mcfg = ModelConfig(front=FrontEndConfig(harmonic=not args.no_harmonic, n_bands=args.bands))
     r = train(args.data, args.valid, args.out, model_cfg=mcfg, cfg=cfg, device=args.device, test_dir=args.test,
-              tracks=args.tracks, valid_tracks=args.valid_tracks, init=args.init, progress=not args.quiet)
+              tracks=args.tracks, valid_tracks=args.valid_tracks, modules=args.modules, init=args.init, progress=not args.quiet)
     m = r["metrics"].get("test", r["metrics"]["valid"])["macro"]
     print(f"{args.out}: macro ROC-AUC {m['roc_auc']:.4f}, PR-AUC {m['pr_auc']:.4f}, F1 {m['f1']:.4f} "
           f"({'test' if 'test' in r['metrics'] else 'valid'}), {r['training']['minutes']:.1f} min")
