@@ -57,6 +57,8 @@ def get_parser() -> argparse.ArgumentParser:
                    "channel 1 up to Nyquist; 128: harmonic 6 of the top band at Nyquist); log-mel: mel bands (the ablation used 128)")
     t.add_argument("--tracks", action="append", help="folder of annotated tracks (NAME.wav + NAME.truth.json) whose 4-bar segments are trained on too (repeatable)")
     t.add_argument("--valid-tracks", action="append", help="folder of annotated validation tracks: early stopping also counts their segments (repeatable)")
+    t.add_argument("--modules", help="folder of rendered tracker modules ('iram data modules --out'): train on their train split's "
+                   "segments; early stopping and the thresholds use the valid split's segments alone")
     t.add_argument("--init", help="start from this checkpoint's weights and configuration (fine-tuning)")
     t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
     t.add_argument("--epochs", type=int, default=30)
@@ -72,7 +74,9 @@ def get_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("benchmark", help="score maps against annotations")
     b.add_argument("--set", required=True, dest="set_name", help=" or ".join(SETS))
-    b.add_argument("dir", nargs="?", help="composed: folder of tracks (default: generate a small set); custom: annotation folder")
+    b.add_argument("dir", nargs="?", help="composed: folder of tracks (default: generate a small set); custom: annotation folder; "
+                   "modules: the folder 'iram data modules --out' rendered to")
+    b.add_argument("--split", default="test", choices=("train", "valid", "test", "all"), help="modules: which split to score (default test)")
     b.add_argument("--audio", help="drysdale2022: folder with the user's copies of the ten tracks")
     b.add_argument("--annotations", help="drysdale2022: annotation folder (default ../shared/annotations/drysdale2022)")
     b.add_argument("--predictions", help="reuse saved .iram.json results from this folder")
@@ -97,6 +101,12 @@ def get_parser() -> argparse.ArgumentParser:
     tr.add_argument("--split", default="test", help="sources to use (default test: never heard in training)")
     tr.add_argument("--jobs", type=int, default=1)
     tr.add_argument("-q", "--quiet", action="store_true")
+    mo = dsub.add_parser("modules", help="Debian's tracker modules: mix, stems, exact grid and role truth per module")
+    mo.add_argument("--out", required=True, help="folder: OUT/<split>/<slug>/{mix.flac,stems/,truth.json}")
+    mo.add_argument("--split", default="all", choices=("train", "valid", "test", "all"))
+    mo.add_argument("--jobs", type=int, default=1)
+    mo.add_argument("--annotations", help="folder with modules.csv and roles.json (default: annotations/modules of this checkout)")
+    mo.add_argument("-q", "--quiet", action="store_true")
     return p
 
 
@@ -232,7 +242,7 @@ def cmd_train(args) -> int:
                       lr=args.lr, eq_db=args.eq_db, shift=args.shift, master=args.master)
     mcfg = ModelConfig(front=FrontEndConfig(harmonic=not args.no_harmonic, n_bands=args.bands))
     r = train(args.data, args.valid, args.out, model_cfg=mcfg, cfg=cfg, device=args.device, test_dir=args.test,
-              tracks=args.tracks, valid_tracks=args.valid_tracks, init=args.init, progress=not args.quiet)
+              tracks=args.tracks, valid_tracks=args.valid_tracks, modules=args.modules, init=args.init, progress=not args.quiet)
     m = r["metrics"].get("test", r["metrics"]["valid"])["macro"]
     print(f"{args.out}: macro ROC-AUC {m['roc_auc']:.4f}, PR-AUC {m['pr_auc']:.4f}, F1 {m['f1']:.4f} "
           f"({'test' if 'test' in r['metrics'] else 'valid'}), {r['training']['minutes']:.1f} min")
@@ -243,11 +253,18 @@ def cmd_benchmark(args) -> int:
     from .benchmark import run_benchmark
 
     run_benchmark(args.set_name, folder=args.dir, audio=args.audio, annotations=args.annotations, predictions=args.predictions,
-                  model=args.model, n=args.n, out=args.out, quiet=args.quiet)
+                  model=args.model, n=args.n, out=args.out, split=args.split, quiet=args.quiet)
     return 0
 
 
 def cmd_data(args) -> int:
+    if args.what == "modules":
+        from .data.modules import ANNOTATIONS, make_modules, report
+
+        res = make_modules(out=args.out, split=args.split, jobs=args.jobs, annotations=args.annotations or ANNOTATIONS,
+                           progress=not args.quiet)
+        print(report(res))
+        return 1 if any("error" in r for r in res) else 0
     if args.what == "loops":
         from .data.loops import make_loops
 
