@@ -53,7 +53,7 @@ def one_track(minutes: float, folder: Path, seed: int = 50) -> Path:
 
 
 def stages(path: Path) -> dict:
-    from iram.analyze import Analysis
+    from iram.result import Analysis
     from iram import audio
     from iram.beats import FPS, from_activations, rnn_activations, spectral_curves
     from iram.activations import frame_features, score_segments

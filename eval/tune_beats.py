@@ -46,16 +46,14 @@ def cached_inputs(audio_path: Path) -> dict:
 
 
 def refuse_held_out(folders) -> None:
-    """Exit if a folder is a test split or holds composed tracks made from test-split sources."""
-    from iram.data.sources import split_of
+    """Exit if a folder is a test split of modules or holds composed tracks made from
+    test-split sources: nothing may be fitted or chosen on them."""
+    from iram.data.tracks import refuse_held_out as refuse_composed
 
-    held_out = {sid for sid, split in split_of().items() if split == "test"}
     for f in map(Path, folders):
         if f.name == "test":
             raise SystemExit(f"{f}: a test split; tune only on train and valid data")
-        for p in f.glob("*.truth.json"):
-            if set(json.loads(p.read_text())["sources"].values()) & held_out:
-                raise SystemExit(f"{p}: made from test-split sources; tune only on --split valid tracks")
+    refuse_composed(folders)
 
 
 def beat_scores(truth: dict, beats: np.ndarray, downbeats: np.ndarray) -> dict:
