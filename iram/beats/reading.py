@@ -57,7 +57,7 @@ def bpm_of(beats: np.ndarray) -> float:
     return 60.0 / float(np.median(np.diff(beats))) if len(beats) > 1 else 0.0
 
 
-# 1-2. the beats: octave and off-beat ------------------------------------------------------
+# 1-2. the beats: off-beat and octave ------------------------------------------------------
 
 def pulse(grid: np.ndarray, cv: dict[str, np.ndarray], low_weight: float) -> float:
     """How strongly the beat activation (and, weighted, the low-band onsets) stand on ``grid``:
@@ -145,11 +145,11 @@ def beat_spectra(beats: np.ndarray, bands: np.ndarray) -> np.ndarray:
 
 
 def change(spectra: np.ndarray, bars: int) -> np.ndarray:
-    """At each beat j, how far new sound rises, summed over the bands where it does: half
-    from beat j against the same beat of the ``bars`` bars before (j-4, j-8, ...), half from
-    the bar it opens (beats j..j+3) against those bars. A drum pattern repeating each bar
-    cancels out; a part entering, a chord or a drop counts most on the beat it starts on,
-    and so does a one-beat event (a crash). 0 where the windows do not fit."""
+    """At each beat j, how far new sound rises, summed over the bands where it does: a share
+    BEAT_SHARE from beat j against the same beat of the ``bars`` bars before (j-4, j-8, ...),
+    the rest from the bar it opens (beats j..j+3) against those bars. A drum pattern repeating
+    each bar cancels out; a part entering, a chord or a drop counts most on the beat it starts
+    on, and so does a one-beat event (a crash). 0 where the windows do not fit."""
     n = len(spectra)
     out = np.zeros(n)
     c = np.concatenate([np.zeros((1, spectra.shape[1])), np.cumsum(spectra, axis=0)])
