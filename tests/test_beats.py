@@ -232,6 +232,13 @@ def test_windowed_dbn_decoding_stitches_and_streams(monkeypatch):
     got_act, got = stream.finish()
     np.testing.assert_array_equal(got_act, act)
     np.testing.assert_array_equal(got, dec)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:  # windows decoded elsewhere, collected in order
+        stream = madmom_adapter.DBNDecoder(pool)
+        for piece in np.array_split(act, 7):
+            stream.add(piece)
+        np.testing.assert_array_equal(stream.finish()[1], dec)
 
 
 def test_background_tracking_gives_the_activations_and_decoding_of_the_parts():

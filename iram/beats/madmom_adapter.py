@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 
 import numpy as np
 
@@ -98,24 +99,36 @@ def rnn_activations(signal: np.ndarray, sr: int = SR) -> np.ndarray:
     return np.concatenate(list(rnn_activation_pieces(signal, sr)))
 
 
+@lru_cache(maxsize=1)
+def _dbn_processor():
+    from madmom.features.downbeats import DBNDownBeatTrackingProcessor
+
+    return DBNDownBeatTrackingProcessor(beats_per_bar=[4], fps=FPS, min_bpm=MIN_BPM, max_bpm=MAX_BPM)
+
+
+def _dbn(act: np.ndarray) -> np.ndarray:
+    """madmom's DBN on one window of activations (a function of the module: it runs in a worker process)."""
+    return _dbn_processor()(act)
+
+
 class DBNDecoder:
     """madmom's DBN decoding (4/4, its default tempo range) of activations given piece by piece.
 
     The Viterbi back-pointers grow with frames x states, so activations longer than
     DECODE_S (+ overlaps) are decoded in windows overlapping by OVERLAP_S and stitched;
-    each window is decoded as soon as its frames are in (:meth:`add`), so decoding can
-    run while madmom's RNN computes the next piece. :meth:`finish` decodes the rest.
+    each window is decoded as soon as its frames are in (:meth:`add`), in ``executor``
+    when given (a process: madmom's Viterbi holds the GIL, which would stall the RNN's
+    thread), so decoding runs while madmom's RNN computes the next piece. :meth:`finish`
+    decodes the rest.
     """
 
-    def __init__(self) -> None:
-        from madmom.features.downbeats import DBNDownBeatTrackingProcessor
-
-        self.dbn = DBNDownBeatTrackingProcessor(beats_per_bar=[4], fps=FPS, min_bpm=MIN_BPM, max_bpm=MAX_BPM)
+    def __init__(self, executor=None) -> None:
+        self.executor = executor
         self.step, self.ov = int(DECODE_S * FPS), int(OVERLAP_S * FPS)
         self.pieces: list[np.ndarray] = []
         self.n = 0
         self.next = 0  # start frame of the next window to decode
-        self.parts: list[np.ndarray] = []
+        self.parts: list[tuple] = []  # (decoding or its future, first frame of the window, start frame kept)
 
     def add(self, piece: np.ndarray) -> None:
         self.pieces.append(piece)
@@ -128,12 +141,18 @@ class DBNDecoder:
         """All activations (frames, 2) and their decoding (n, 2): beat time (s), position in bar (1..4)."""
         act = self._activations()
         if self.n <= self.step + 2 * self.ov:
-            return act, self.dbn(act) if self.n else np.zeros((0, 2))
+            return act, _dbn(act) if self.n else np.zeros((0, 2))
         while self.next < self.n:
             self._window(act, self.next)
-        if not self.parts:
+        kept = []
+        for d, a, start in self.parts:
+            d = d if isinstance(d, np.ndarray) else d.result()
+            if len(d):
+                d[:, 0] += a / FPS
+                kept.append(d[(d[:, 0] >= start / FPS) & (d[:, 0] < (start + self.step) / FPS)])
+        if not kept:
             return act, np.zeros((0, 2))
-        out = np.concatenate(self.parts)
+        out = np.concatenate(kept)
         return act, out[np.concatenate([[True], np.diff(out[:, 0]) > 0.1])]  # one beat where two windows found it
 
     def _activations(self) -> np.ndarray:
@@ -143,10 +162,8 @@ class DBNDecoder:
 
     def _window(self, act: np.ndarray, start: int) -> None:
         a, b = max(0, start - self.ov), min(len(act), start + self.step + self.ov)
-        d = self.dbn(act[a:b])
-        if len(d):
-            d[:, 0] += a / FPS
-            self.parts.append(d[(d[:, 0] >= start / FPS) & (d[:, 0] < (start + self.step) / FPS)])
+        window = np.ascontiguousarray(act[a:b])
+        self.parts.append((self.executor.submit(_dbn, window) if self.executor else _dbn(window), a, start))
         self.next = start + self.step
 
 
@@ -160,8 +177,9 @@ def dbn_decode(act: np.ndarray) -> np.ndarray:
 
 def track_in_background(signal: np.ndarray, sr: int, pool) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
     """Start madmom's RNN on ``signal`` in ``pool`` (a one-worker executor) and return a function
-    that, called from this thread when it has nothing else to do, DBN-decodes the activations
-    piece by piece as the RNN delivers them: (activations (frames, 2), decoding (n, 2))."""
+    that, called from this thread when it has nothing else to do, has the activations DBN-decoded
+    piece by piece, in a worker process, as the RNN delivers them: (activations (frames, 2),
+    decoding (n, 2))."""
     pieces: queue.Queue = queue.Queue()
 
     def produce() -> None:
@@ -174,10 +192,14 @@ def track_in_background(signal: np.ndarray, sr: int, pool) -> Callable[[], tuple
     job = pool.submit(produce)
 
     def collect() -> tuple[np.ndarray, np.ndarray]:
-        dec = DBNDecoder()
-        while (piece := pieces.get()) is not None:
-            dec.add(piece)
-        job.result()  # the RNN's error, if any
-        return dec.finish()
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as decoder:
+            dec = DBNDecoder(decoder)
+            while (piece := pieces.get()) is not None:
+                dec.add(piece)
+            job.result()  # the RNN's error, if any
+            return dec.finish()
 
     return collect
