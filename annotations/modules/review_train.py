@@ -1,0 +1,72 @@
+"""Build roles-train.json from review-train.txt (second annotator, train split; research code).
+
+Usage (from the repository root):
+    python annotations/modules/review_train.py STATS_DIR [--out annotations/modules/roles-train.json]
+
+STATS_DIR holds one ``<slug>.json`` per module as written by ``draft.py``'s ``collect`` (its
+``instruments`` give the names and which instruments play a note). Every instrument that plays
+must have a review line; a missing or unknown one is an error, so nothing is accepted unread.
+Line format: ``slug n role alt,alt|- why...``; ``slug n changes a-b:role[/alt,alt] ...``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+ROLES = {"percussion", "bass", "chord", "melody", "fx", "voice", "none"}
+
+
+def read(path: Path) -> dict:
+    out: dict = {}
+    for k, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        sl, n, role, alt, *why = line.split()
+        e = out.setdefault(sl, {}).setdefault(n, {})
+        if role == "changes":
+            e["changes"] = []
+            for part in [alt] + why:
+                rng, _, ra = part.partition(":")
+                r, _, a = ra.partition("/")
+                first, last = rng.split("-")
+                alts = [x for x in a.split(",") if x]
+                assert r in ROLES and set(alts) <= ROLES, f"line {k}: bad role in {part}"
+                e["changes"].append({"orders": [int(first), int(last)], "role": r, "alt_roles": alts})
+        else:
+            alts = [] if alt == "-" else alt.split(",")
+            assert role in ROLES and set(alts) <= ROLES and role not in alts, f"line {k}: bad roles {role} {alt}"
+            assert why, f"line {k}: no why"
+            e.update(role=role, alt_roles=alts, why=" ".join(why))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("stats")
+    here = Path(__file__).parent
+    ap.add_argument("--review", default=str(here / "review-train.txt"))
+    ap.add_argument("--out", default=str(here / "roles-train.json"))
+    a = ap.parse_args()
+    review = read(Path(a.review))
+    out = {}
+    for sl, rv in review.items():
+        st = json.loads((Path(a.stats) / f"{sl}.json").read_text())
+        played = st["instruments"]
+        missing = sorted(set(played) - set(rv), key=int)
+        extra = sorted(set(rv) - set(played), key=int)
+        assert not missing and not extra, f"{sl}: unreviewed {missing}, not played {extra}"
+        m = {}
+        for n in sorted(played, key=int):
+            r = rv[n]
+            assert "role" in r, f"{sl} {n}: changes without a role line"
+            m[n] = {"name": played[n]["name"].strip(), "role": r["role"], "alt_roles": r["alt_roles"], "why": r["why"]}
+            if r.get("changes"):
+                m[n]["changes"] = r["changes"]
+        out[sl] = m
+    Path(a.out).write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
+    print(f"{len(out)} modules, {sum(map(len, out.values()))} instruments -> {a.out}")
+
+
+if __name__ == "__main__":
+    main()
