@@ -107,6 +107,7 @@ def collect(package: str, path: str) -> dict:
             "poly2_rows": sum(v for (nn, c), v in poly.items() if nn == n and c >= 2),
             "len_median": float(np.median(lens)),
             "mod16": np.bincount([e[4] % 16 for e in es], minlength=16).tolist(),
+            "mod64": np.bincount([e[4] % 64 for e in es], minlength=64).tolist(),
             "orders": [min(e[5] for e in es), max(e[5] for e in es)],
             "n_orders": len({e[5] for e in es}),
         }
