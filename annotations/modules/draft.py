@@ -25,7 +25,7 @@ from iram.data.openmpt import INSTRUMENT, NOTE, VOLUME, VOLUMEEFFECT, Module, Mo
 
 SR_DRAFT, BLOCK = 8000, 32
 ROLE_WORDS = [  # first match wins; checked against the lower-cased name
-    ("voice", r"vox|voc|voice|sing|choir|aah|ooh|speech|shout|yeah|talk|laugh|scream|hooo"),
+    ("voice", r"vox|voc|voice|\bsing|choir|aah|ooh|speech|shout|yeah|talk|laugh|scream|hooo"),
     ("percussion", r"kick|\bbd|bass ?drum|bassd|base ?drum|snare|\bsn\b|\bsd\b|hat|\bhh|cymb|crash|ride\b|clap|\btom|perc|drum|conga|bongo|\brim|shaker|tamb|cowbell|909|808|\bchh|\bohh|click|snr|\bkik|\bkck|tabla|timpani|kettle"),
     ("fx", r"\bfx|sfx|sweep|noise|riser|scratch|\bzap|laser|explo|boom|wind|siren|whoosh|effect|impact"),
     ("bass", r"bass|\bbas\b|303|acid"),
@@ -220,11 +220,15 @@ def draft_roles(st: dict) -> dict:
 
 def read_review(path: Path) -> dict:
     """The hand review: lines ``slug n role [alt,alt] why...``; ``slug n role - why`` for no alts;
-    ``slug n changes first-last:role[/alt] ...`` adds order-range overrides. # starts a comment."""
+    ``slug n changes first-last:role[/alt] ...`` adds order-range overrides; ``slug * checked``
+    marks the module's remaining drafts as read and accepted. # starts a comment."""
     out = {}
     for line in path.read_text().splitlines():
         line = line.split(" #")[0].strip() if not line.startswith("#") else ""
         if not line:
+            continue
+        if line.split()[1:] == ["*", "checked"]:
+            out.setdefault(line.split()[0], {})["*"] = {}
             continue
         sl, n, role, alt, *why = line.split()
         e = out.setdefault(sl, {}).setdefault(n, {})
@@ -251,6 +255,8 @@ def roles_json(stats: list[dict], review: dict) -> dict:
             role, alt, why = d[n]
             e = {"name": s["name"].strip(), "role": role, "alt_roles": alt, "why": f"draft: {why}"}
             r = rv.get(str(n), {})
+            if "*" in rv:
+                e["why"] = f"draft, checked: {why}"
             if "role" in r:
                 e.update(role=r["role"], alt_roles=r["alt_roles"], why=r["why"])
             if r.get("changes"):
