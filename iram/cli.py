@@ -12,8 +12,10 @@ import sys
 from pathlib import Path
 
 from . import __version__
-
-EXPORT_FORMATS = ("rekordbox", "traktor", "serato", "mixxx", "audacity", "csv", "json")
+from .annotations import SETS
+from .benchmark import DEFAULT_OUT
+from .choices import DEVICES, MODES
+from .export import FORMATS as EXPORT_FORMATS
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -26,8 +28,8 @@ def get_parser() -> argparse.ArgumentParser:
     a.add_argument("--demo", action="store_true", help="also analyse the bundled one-minute demo track (outputs to -o, default .)")
     a.add_argument("-o", "--outdir", help="output folder (default: beside each input)")
     a.add_argument("--model", help="checkpoint to use instead of the bundled one")
-    a.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    a.add_argument("--mode", default="segment", choices=("segment", "mean", "max"), help="how a segment's frames become one score")
+    a.add_argument("--device", default="auto", choices=DEVICES)
+    a.add_argument("--mode", default="segment", choices=MODES, help="how a segment's frames become one score")
     a.add_argument("--skip-existing", action="store_true", help="skip inputs whose .iram.json exists")
     a.add_argument("--no-plot", action="store_true", help="do not draw the PNG")
     a.add_argument("--export", action="append", choices=EXPORT_FORMATS, default=[], help="also export sections as cues (repeatable)")
@@ -39,9 +41,11 @@ def get_parser() -> argparse.ArgumentParser:
     pl.add_argument("-o", "--outdir")
 
     e = sub.add_parser("export", help="write sections as cue points for DJ software")
-    e.add_argument("results", nargs="+", help=".iram.json files")
-    e.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    e.add_argument("results", nargs="*", help=".iram.json files")
+    e.add_argument("--format", choices=EXPORT_FORMATS)
     e.add_argument("-o", "--target", help="library file to create or merge into (rekordbox XML, NML, Mixxx DB) or folder for plain exports")
+    e.add_argument("--restore", metavar="TARGET", help="put back the library (or Serato-tagged audio file) as it was before "
+                   "iram first wrote to it, from the copy kept in .iram/ beside it")
 
     t = sub.add_parser("train", help="train a role classifier on dataset folders")
     t.add_argument("--data", action="append", required=True, help="training dataset folder (repeatable)")
@@ -53,6 +57,8 @@ def get_parser() -> argparse.ArgumentParser:
                    "channel 1 up to Nyquist; 128: harmonic 6 of the top band at Nyquist); log-mel: mel bands (the ablation used 128)")
     t.add_argument("--tracks", action="append", help="folder of annotated tracks (NAME.wav + NAME.truth.json) whose 4-bar segments are trained on too (repeatable)")
     t.add_argument("--valid-tracks", action="append", help="folder of annotated validation tracks: early stopping also counts their segments (repeatable)")
+    t.add_argument("--modules", help="folder of rendered tracker modules ('iram data modules --out'): train on their train split's "
+                   "segments; early stopping and the thresholds use the valid split's segments alone")
     t.add_argument("--init", help="start from this checkpoint's weights and configuration (fine-tuning)")
     t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
     t.add_argument("--epochs", type=int, default=30)
@@ -60,20 +66,23 @@ def get_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-minutes", type=float, default=40.0)
     t.add_argument("--eq-db", type=float, default=0.0, help="random-EQ augmentation strength in dB (default 0: off)")
     t.add_argument("--shift", type=float, default=0.0, help="random pitch-and-formant shift of each crop, up to +-SHIFT semitones (default 0: off)")
+    t.add_argument("--master", type=float, default=0.0, help="share of examples sent through a random mastering chain: "
+                   "EQ tilt, bus compression, limiter drive, MP3 round trip (default 0: off)")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    t.add_argument("--device", default="auto", choices=DEVICES)
     t.add_argument("-q", "--quiet", action="store_true")
 
     b = sub.add_parser("benchmark", help="score maps against annotations")
-    b.add_argument("--set", required=True, dest="set_name", help="drysdale2022, composed or custom")
-    b.add_argument("dir", nargs="?", help="composed: folder of tracks (default: generate a small set); custom: annotation folder")
+    b.add_argument("--set", required=True, dest="set_name", help=" or ".join(SETS))
+    b.add_argument("dir", nargs="?", help="composed: folder of tracks (default: generate a small set); custom: annotation folder; "
+                   "modules: the folder 'iram data modules --out' rendered to")
+    b.add_argument("--split", default="test", choices=("train", "valid", "test", "all"), help="modules: which split to score (default test)")
     b.add_argument("--audio", help="drysdale2022: folder with the user's copies of the ten tracks")
     b.add_argument("--annotations", help="drysdale2022: annotation folder (default ../shared/annotations/drysdale2022)")
-    b.add_argument("--mapping", default="figure", help="drysdale2022 row reading: figure (C,M,F,B,P) or blog (B,D,FX,M)")
     b.add_argument("--predictions", help="reuse saved .iram.json results from this folder")
     b.add_argument("--model", help="checkpoint to use instead of the bundled one")
     b.add_argument("--n", type=int, default=10, help="composed: tracks to generate when no folder is given")
-    b.add_argument("--out", default="eval/results", help="where JSON and Markdown results go")
+    b.add_argument("--out", default=str(DEFAULT_OUT), help=f"where JSON and Markdown results go (default: ./{DEFAULT_OUT})")
     b.add_argument("-q", "--quiet", action="store_true")
 
     d = sub.add_parser("data", help="make role-labelled training material")
@@ -92,6 +101,12 @@ def get_parser() -> argparse.ArgumentParser:
     tr.add_argument("--split", default="test", help="sources to use (default test: never heard in training)")
     tr.add_argument("--jobs", type=int, default=1)
     tr.add_argument("-q", "--quiet", action="store_true")
+    mo = dsub.add_parser("modules", help="Debian's tracker modules: mix, stems, exact grid and role truth per module")
+    mo.add_argument("--out", required=True, help="folder: OUT/<split>/<slug>/{mix.flac,stems/,truth.json}")
+    mo.add_argument("--split", default="all", choices=("train", "valid", "test", "all"))
+    mo.add_argument("--jobs", type=int, default=1)
+    mo.add_argument("--annotations", help="folder with modules.csv and roles.json (default: annotations/modules of this checkout)")
+    mo.add_argument("-q", "--quiet", action="store_true")
     return p
 
 
@@ -123,6 +138,9 @@ def cmd_analyze(args) -> int:
     if not args.paths and not args.demo:
         _err("no input: give audio files, folders or globs, or --demo for the bundled demo track")
         return 2
+    if args.export_to and not args.export:
+        _err(f"--export-to {args.export_to} without --export: say which format to write, e.g. --export rekordbox")
+        return 2
     files = expand(args.paths)
     if args.demo:
         from importlib.resources import files as package_files
@@ -145,17 +163,25 @@ def cmd_analyze(args) -> int:
 
         threading.Thread(target=importlib.import_module, args=("matplotlib.pyplot",), daemon=True).start()
     model = load(args.model, device=pick_device(args.device))
-    failed = 0
+    from .export import LIBRARY_FORMATS, export
+
+    failed, for_libraries = 0, []
+
+    def report(lines: list[str]) -> None:
+        for line in lines if not args.quiet else []:
+            print(line, file=sys.stderr)
+
     for f in tqdm(files, desc="analyse", unit="track", disable=args.quiet or len(files) < 2, file=sys.stderr):
         if args.skip_existing and output_paths(f, args.outdir)["json"].exists():
             continue
         try:
             a, y16 = analyze_with_audio(f, model=model, mode=args.mode)
             paths = save(a, args.outdir, plot=not args.no_plot, audio=y16)
-            for fmt in args.export:
-                from .export import export
-
-                export([a], fmt, args.export_to or paths["json"].parent)
+            for fmt in args.export:  # a library is written once, after the batch
+                if fmt not in LIBRARY_FORMATS:
+                    report(export([a], fmt, args.export_to or paths["json"].parent, option="--export-to"))
+            if set(args.export) & set(LIBRARY_FORMATS):
+                for_libraries.append((a, paths["json"].parent))
             if a.segments and a.segments[0].partial and len(a.segments) == 1:
                 print(f"iram: warning: {f}: shorter than 4 bars at {a.bpm:.1f} BPM; one partial segment", file=sys.stderr)
             if not args.quiet and len(files) < 2:
@@ -163,6 +189,16 @@ def cmd_analyze(args) -> int:
         except IramError as err:
             failed += 1
             _err(str(err))
+    for fmt in (f for f in dict.fromkeys(args.export) if f in LIBRARY_FORMATS):
+        groups: dict = {}
+        for a, folder in for_libraries:
+            groups.setdefault(args.export_to or folder, []).append(a)
+        for target, results in groups.items():
+            try:
+                report(export(results, fmt, target, option="--export-to"))
+            except IramError as err:
+                failed += 1
+                _err(str(err))
     return 1 if failed or missing else 0
 
 
@@ -179,8 +215,17 @@ def cmd_plot(args) -> int:
 
 def cmd_export(args) -> int:
     from .analyze import load_results
-    from .export import export
+    from .export import export, restore
 
+    if args.restore:
+        if args.results or args.target:
+            _err("--restore takes only the library (or audio file) to restore; give no results and no -o")
+            return 2
+        print(restore(args.restore))
+        return 0
+    if not args.results or not args.format:
+        _err("give .iram.json results and --format (or --restore TARGET)")
+        return 2
     results = [load_results(r) for r in args.results]
     target = args.target or Path(args.results[0]).parent
     for line in export(results, args.format, target):
@@ -194,10 +239,10 @@ def cmd_train(args) -> int:
     from .train import TrainConfig, train
 
     cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps, max_minutes=args.max_minutes, seed=args.seed,
-                      lr=args.lr, eq_db=args.eq_db, shift=args.shift)
+                      lr=args.lr, eq_db=args.eq_db, shift=args.shift, master=args.master)
     mcfg = ModelConfig(front=FrontEndConfig(harmonic=not args.no_harmonic, n_bands=args.bands))
     r = train(args.data, args.valid, args.out, model_cfg=mcfg, cfg=cfg, device=args.device, test_dir=args.test,
-              tracks=args.tracks, valid_tracks=args.valid_tracks, init=args.init, progress=not args.quiet)
+              tracks=args.tracks, valid_tracks=args.valid_tracks, modules=args.modules, init=args.init, progress=not args.quiet)
     m = r["metrics"].get("test", r["metrics"]["valid"])["macro"]
     print(f"{args.out}: macro ROC-AUC {m['roc_auc']:.4f}, PR-AUC {m['pr_auc']:.4f}, F1 {m['f1']:.4f} "
           f"({'test' if 'test' in r['metrics'] else 'valid'}), {r['training']['minutes']:.1f} min")
@@ -207,11 +252,19 @@ def cmd_train(args) -> int:
 def cmd_benchmark(args) -> int:
     from .benchmark import run_benchmark
 
-    run_benchmark(args)
+    run_benchmark(args.set_name, folder=args.dir, audio=args.audio, annotations=args.annotations, predictions=args.predictions,
+                  model=args.model, n=args.n, out=args.out, split=args.split, quiet=args.quiet)
     return 0
 
 
 def cmd_data(args) -> int:
+    if args.what == "modules":
+        from .data.modules import ANNOTATIONS, make_modules, report
+
+        res = make_modules(out=args.out, split=args.split, jobs=args.jobs, annotations=args.annotations or ANNOTATIONS,
+                           progress=not args.quiet)
+        print(report(res))
+        return 1 if any("error" in r for r in res) else 0
     if args.what == "loops":
         from .data.loops import make_loops
 
