@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from iram.data.modules import slug
 from iram.data.openmpt import INSTRUMENT, NOTE, VOLUME, VOLUMEEFFECT, Module, ModuleError, lib
 
 SR_DRAFT, BLOCK = 8000, 32
@@ -32,10 +33,6 @@ ROLE_WORDS = [  # first match wins; checked against the lower-cased name
     ("chord", r"pad|string|chord|organ|stab|\bstr\b|strg|piano|rhodes|brass|arp\b|orch"),
     ("melody", r"lead|solo|flute|guitar|gtr|bell|sax|trumpet|melody|whistle|pluck|vibe|xylo|xilo|oboe|bassoon|horn"),
 ]
-
-
-def slug(package: str, path: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", f"{package}-{Path(path).stem}".lower())
 
 
 def played_rows(m: Module) -> list[tuple[int, int, int, int, int]]:
