@@ -734,3 +734,21 @@ def test_serato_markers_underscore_follows_a_cue_the_dj_took_over(tmp_path):
     v1 = TrackCuesV1(str(p)).entries
     assert v1[1].start_position_set and v1[1].start_position == 2345
     assert all(v1[k].start_position == cues[k]["ms"] for k in range(5))
+
+
+def test_serato_keeps_id3_v23_frames_as_they_were(tmp_path):
+    """A v2.3 tag keeps its v2.3 frames: year (TYER/TDAT) and RVAD are not turned into v2.4's TDRC or dropped."""
+    import mutagen
+    from mutagen.id3 import ID3, RVAD, TDAT, TSOP, TYER
+
+    p = _serato_mp3(tmp_path)
+    f = mutagen.File(p)
+    for fr in (TYER(encoding=0, text="1999"), TDAT(encoding=0, text="0312"), TSOP(encoding=1, text="Tune, The"),
+               RVAD(adjustments=[0, 0], peaks=[0, 0])):
+        f.tags.add(fr)
+    f.save(v2_version=3)
+    before = {k: repr(v) for k, v in ID3(p, translate=False).items() if not k.startswith("GEOB")}
+    export([_analysis(p)], "serato", tmp_path)
+    after = ID3(p, translate=False)
+    assert after.version == (2, 3, 0) and "TDRC" not in after
+    assert {k: repr(v) for k, v in after.items() if not k.startswith("GEOB")} == before

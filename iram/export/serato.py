@@ -163,6 +163,13 @@ def _load(path: Path):
         raise ExportError(f"{path}: tags cannot be read ({err}); is the file damaged?") from err
     if f is None:
         raise ExportError(f"{path}: not an audio file mutagen knows; use MP3, AIFF, WAV or FLAC")
+    if getattr(f.tags, "version", None) == (2, 3, 0):
+        # mutagen turns a v2.3 tag into v2.4 frames as it loads (TYER+TDAT -> TDRC, RVAD dropped), which a
+        # v2.3 tag saved back would carry wrongly or lose: keep the frames as the file has them
+        try:
+            f = type(f)(str(path), translate=False)
+        except Exception as err:
+            raise ExportError(f"{path}: tags cannot be read ({err}); is the file damaged?") from err
     return f
 
 
