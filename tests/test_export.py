@@ -752,3 +752,21 @@ def test_serato_keeps_id3_v23_frames_as_they_were(tmp_path):
     after = ID3(p, translate=False)
     assert after.version == (2, 3, 0) and "TDRC" not in after
     assert {k: repr(v) for k, v in after.items() if not k.startswith("GEOB")} == before
+
+
+def test_serato_no_tag_change_without_its_backup(tmp_path, monkeypatch):
+    """When the tag backup cannot be written (a full disk), the audio file is left as it was."""
+    import errno
+
+    from iram.export import library
+
+    p = _serato_mp3(tmp_path)
+    before = p.read_bytes()
+
+    def full(path, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(library, "atomic_path", full)
+    with pytest.raises((OSError, ExportError)):
+        export([_analysis(p)], "serato", tmp_path)
+    assert p.read_bytes() == before

@@ -303,8 +303,8 @@ def write(a) -> str:
                     _set_geob(g, MARKERS_DESC, new_m)
             _save(g, state.get("version"))
 
+        keep_backups(d, True, _dump_state(state))  # first: a tag change is never made without its backup
         _rewrite(path, edit)
-        keep_backups(d, True, _dump_state(state))
         ledger["tracks"][path.name] = written
         save_ledger(d, ledger)
     return f"{path}: Serato: {summary(cues, unplaced, taken, memory=False)}"
@@ -350,7 +350,7 @@ def restore(path: Path) -> str:
             else:
                 _save(g, original["version"])
 
-        _rewrite(path, edit)
         keep_backups(d, True, _dump_state(current))
+        _rewrite(path, edit)
         save_ledger(d, {**ledger, "tracks": {}})
     return f"{path}: Serato tags restored to the original iram kept"
