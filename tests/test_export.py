@@ -770,3 +770,20 @@ def test_serato_no_tag_change_without_its_backup(tmp_path, monkeypatch):
     with pytest.raises((OSError, ExportError)):
         export([_analysis(p)], "serato", tmp_path)
     assert p.read_bytes() == before
+
+
+def test_traktor_numbers_written_as_traktor_writes_them(track, tmp_path):
+    """Traktor saves CUE_V2 START in ms with 6 decimals (START="52.315876" in collections it wrote). iram writes
+    the same, so a collection Traktor has loaded and saved again still matches iram's ledger: no duplicates."""
+    nml = tmp_path / "collection.nml"
+    a = _analysis(track)
+    export([a], "traktor", nml)
+    tree = ET.parse(nml)
+    for c in tree.getroot().iter("CUE_V2"):  # Traktor quits and saves its collection
+        c.set("START", f"{float(c.get('START')):.6f}")
+        c.set("LEN", f"{float(c.get('LEN')):.6f}")
+    tree.write(nml, encoding="UTF-8", xml_declaration=True)
+    export([a], "traktor", nml)
+    named = [c for c in ET.parse(nml).getroot().iter("CUE_V2") if c.get("TYPE") == "0"]
+    assert len(named) == len(cues_for(a))
+    assert sorted(int(c.get("HOTCUE")) for c in named if c.get("HOTCUE") != "-1") == list(range(HOT_CUES))
