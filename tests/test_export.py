@@ -787,3 +787,12 @@ def test_traktor_numbers_written_as_traktor_writes_them(track, tmp_path):
     named = [c for c in ET.parse(nml).getroot().iter("CUE_V2") if c.get("TYPE") == "0"]
     assert len(named) == len(cues_for(a))
     assert sorted(int(c.get("HOTCUE")) for c in named if c.get("HOTCUE") != "-1") == list(range(HOT_CUES))
+
+
+def test_mixxx_finds_a_windows_track_as_mixxx_stores_it(tmp_path):
+    """Mixxx stores QFileInfo::absoluteFilePath(), which has forward slashes on Windows too (C:/Users/...)."""
+    db = _mixxx_real(tmp_path, "C:/Users/me/Music/My Track.wav")
+    export([_analysis(r"C:\Users\me\Music\My Track.wav")], "mixxx", db)
+    export([_analysis(r"C:\Users\me\Music\My Track.wav")], "mixxx", db)
+    rows = sqlite3.connect(db).execute("SELECT hotcue FROM cues WHERE track_id=3 AND type=1 ORDER BY hotcue").fetchall()
+    assert [r[0] for r in rows] == list(range(HOT_CUES))  # the DJ's 0-2 kept, iram's 3-7, no duplicates

@@ -9,8 +9,9 @@ engine samples: seconds x sample rate x 2 (``track/cue.cpp``). Mixxx has hot
 cues only, so sections without a free slot are named in the report.
 
 ``track_locations.location`` holds the path as Mixxx was given it (Qt's
-``absoluteFilePath``: symlinks are not resolved), so it is matched as given first,
-and through the symlink only when that finds nothing.
+``absoluteFilePath``: symlinks are not resolved; ``/`` separators on Windows too,
+``C:/Users/...``), so it is matched as given first, and through the symlink only
+when that finds nothing.
 
 Mixxx keeps its database open while it runs and overwrites it from memory, so
 the export is refused while any other process has the file open (or is called
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 from ..errors import ExportError
 from . import cues_for, place, rgb, summary, track_path
@@ -80,9 +81,13 @@ def _track(con: sqlite3.Connection, target: Path, path) -> tuple[int, int, str]:
     p = track_path(path)
     query = ("SELECT library.id, library.samplerate, track_locations.location FROM library JOIN track_locations "
              "ON library.location = track_locations.id WHERE track_locations.location = ?")
-    row = con.execute(query, (str(p),)).fetchone()
-    if row is None and isinstance(p, Path) and p.resolve() != p:
-        row = con.execute(query, (str(p.resolve()),)).fetchone()
+    if isinstance(p, PureWindowsPath):  # Qt's absoluteFilePath has forward slashes on Windows too: C:/Users/...
+        spellings = [p.as_posix(), str(p)]
+    else:
+        spellings = [str(p)] + ([str(p.resolve())] if isinstance(p, Path) and p.resolve() != p else [])
+    row = None
+    for s in spellings:
+        row = row or con.execute(query, (s,)).fetchone()
     if row is None:
         raise ExportError(f"{target}: no track {p} in the Mixxx library; add it in Mixxx first")
     return row[0], row[1] or 44100, row[2]
