@@ -796,3 +796,19 @@ def test_mixxx_finds_a_windows_track_as_mixxx_stores_it(tmp_path):
     export([_analysis(r"C:\Users\me\Music\My Track.wav")], "mixxx", db)
     rows = sqlite3.connect(db).execute("SELECT hotcue FROM cues WHERE track_id=3 AND type=1 ORDER BY hotcue").fetchall()
     assert [r[0] for r in rows] == list(range(HOT_CUES))  # the DJ's 0-2 kept, iram's 3-7, no duplicates
+
+
+def test_mixxx_database_error_is_one_line_and_changes_nothing(tmp_path, track):
+    """A database iram cannot write as expected (here a pre-2.3 cues table without a color column) is refused in one line."""
+    db = tmp_path / "mixxxdb.sqlite"
+    con = sqlite3.connect(db)
+    con.executescript(MIXXX_SCHEMA.replace(", color integer DEFAULT 4294901760 NOT NULL", ""))
+    con.execute("INSERT INTO track_locations (id, location) VALUES (7, ?)", (str(track.resolve()),))
+    con.execute("INSERT INTO library (id, title, location, samplerate) VALUES (3, 'x', 7, 48000)")
+    con.commit()
+    con.close()
+    before = db.read_bytes()
+    with pytest.raises(ExportError) as err:
+        export([_analysis(track)], "mixxx", db)
+    assert str(db) in str(err.value) and "\n" not in str(err.value)
+    assert db.read_bytes() == before

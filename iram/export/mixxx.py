@@ -124,9 +124,12 @@ def write(results, target: Path) -> list[str]:
                 ledger["tracks"][key] = {"rows": written}
                 lines.append(f"{target}: {Path(key).name}: {summary(cues, unplaced, taken, memory=False)}")
             con.execute("COMMIT")
-        except BaseException:
+        except BaseException as err:
             if con.in_transaction:
                 con.execute("ROLLBACK")
+            if isinstance(err, sqlite3.Error):  # a full disk, an I/O error, a schema older than Mixxx 2.3
+                raise ExportError(f"{target}: the Mixxx database could not be written ({err}); nothing was changed. "
+                                  f"Open it once in Mixxx 2.3 or newer, free some space, and try again") from err
             raise
         finally:
             con.close()
