@@ -812,3 +812,14 @@ def test_mixxx_database_error_is_one_line_and_changes_nothing(tmp_path, track):
         export([_analysis(track)], "mixxx", db)
     assert str(db) in str(err.value) and "\n" not in str(err.value)
     assert db.read_bytes() == before
+
+
+def test_rekordbox_network_share_track_is_found_again(tmp_path):
+    """A track on a Windows network share (\\\\server\\share\\...) is matched on the next export, not added twice."""
+    unc = "\\\\nas\\music\\Tune.mp3"
+    lib = tmp_path / "rekordbox.xml"
+    export([_analysis(unc)], "rekordbox", lib)
+    export([_analysis(unc)], "rekordbox", lib)
+    tracks = ET.parse(lib).getroot().findall("COLLECTION/TRACK")
+    assert len(tracks) == 1 and tracks[0].get("Location") == "file://localhost//nas/music/Tune.mp3"
+    assert sum(m.get("Num") == "-1" for m in tracks[0].findall("POSITION_MARK")) == len(cues_for(_analysis(unc)))
