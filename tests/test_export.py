@@ -823,3 +823,22 @@ def test_rekordbox_network_share_track_is_found_again(tmp_path):
     tracks = ET.parse(lib).getroot().findall("COLLECTION/TRACK")
     assert len(tracks) == 1 and tracks[0].get("Location") == "file://localhost//nas/music/Tune.mp3"
     assert sum(m.get("Num") == "-1" for m in tracks[0].findall("POSITION_MARK")) == len(cues_for(_analysis(unc)))
+
+
+def test_paths_match_whatever_the_unicode_normalisation(tmp_path):
+    """macOS programs store decomposed names (NFD: 'e' + U+0301) while a typed path is composed (NFC): one track."""
+    import unicodedata
+
+    nfc = "/Users/dj/Music/Caf\u00e9 Tune.mp3"
+    nfd = unicodedata.normalize("NFD", nfc)
+    lib = tmp_path / "rekordbox.xml"
+    export([_analysis(nfd)], "rekordbox", lib)  # rekordbox's own entry, decomposed
+    export([_analysis(nfc)], "rekordbox", lib)
+    assert len(ET.parse(lib).getroot().findall("COLLECTION/TRACK")) == 1
+    nml = tmp_path / "collection.nml"
+    export([_analysis(nfd)], "traktor", nml)
+    export([_analysis(nfc)], "traktor", nml)
+    assert len(ET.parse(nml).getroot().findall("COLLECTION/ENTRY")) == 1
+    db = _mixxx_real(tmp_path, nfd)
+    export([_analysis(nfc)], "mixxx", db)
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM cues WHERE track_id=3 AND hotcue BETWEEN 3 AND 7").fetchone() == (5,)

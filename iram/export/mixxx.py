@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import unicodedata
 from pathlib import Path, PureWindowsPath
 
 from ..errors import ExportError
@@ -85,8 +86,9 @@ def _track(con: sqlite3.Connection, target: Path, path) -> tuple[int, int, str]:
         spellings = [p.as_posix(), str(p)]
     else:
         spellings = [str(p)] + ([str(p.resolve())] if isinstance(p, Path) and p.resolve() != p else [])
+    spellings += [unicodedata.normalize(form, s) for form in ("NFC", "NFD") for s in spellings]  # macOS names are NFD
     row = None
-    for s in spellings:
+    for s in dict.fromkeys(spellings):
         row = row or con.execute(query, (s,)).fetchone()
     if row is None:
         raise ExportError(f"{target}: no track {p} in the Mixxx library; add it in Mixxx first")
