@@ -842,3 +842,24 @@ def test_paths_match_whatever_the_unicode_normalisation(tmp_path):
     db = _mixxx_real(tmp_path, nfd)
     export([_analysis(nfc)], "mixxx", db)
     assert sqlite3.connect(db).execute("SELECT count(*) FROM cues WHERE track_id=3 AND hotcue BETWEEN 3 AND 7").fetchone() == (5,)
+
+
+@pytest.mark.parametrize("fmt", ["rekordbox", "serato"])
+def test_restore_works_when_the_ledger_is_damaged(tmp_path, track, fmt):
+    """The damaged-ledger error tells the DJ to run iram export --restore: that must then work."""
+    from iram.cli import main
+
+    lib = _rb_library(tmp_path / "rekordbox.xml", track) if fmt == "rekordbox" else _serato_mp3(tmp_path)
+    original = lib.read_bytes() if fmt == "rekordbox" else {fr.desc: fr.data for fr in __import__("mutagen.id3").id3.ID3(lib).getall("GEOB")}
+    export([_analysis(track if fmt == "rekordbox" else lib)], fmt, lib if fmt == "rekordbox" else tmp_path)
+    (_state_dir(lib) / "ledger.json").write_text("{not json")
+    with pytest.raises(ExportError, match="iram export --restore"):
+        export([_analysis(track if fmt == "rekordbox" else lib)], fmt, lib if fmt == "rekordbox" else tmp_path)
+    assert main(["export", "--restore", str(lib)]) == 0
+    if fmt == "rekordbox":
+        assert lib.read_bytes() == original
+    else:
+        from mutagen.id3 import ID3
+
+        assert {fr.desc: fr.data for fr in ID3(lib).getall("GEOB")} == original
+    export([_analysis(track if fmt == "rekordbox" else lib)], fmt, lib if fmt == "rekordbox" else tmp_path)  # and exports go on

@@ -179,9 +179,9 @@ def restore(target) -> str:
     from . import library, mixxx, serato
 
     target = Path(target)
-    fmt = library.ledger_format(target)
+    fmt = library.restore_format(target)
     if fmt == "serato":
         return serato.restore(target)
     if fmt == "mixxx":
         mixxx.refuse_while_open(target)
-    return library.restore_file(target)
+    return library.restore_file(target, fmt)

@@ -135,6 +135,26 @@ def ledger_format(target: Path) -> str:
         raise ExportError(f"{p}: iram's ledger is damaged ({err}); copy {state_dir(target) / 'original'} back by hand") from err
 
 
+def restore_format(target: Path) -> str:
+    """The format iram last wrote ``target`` as: the ledger's, or, when the ledger is damaged, read from the target."""
+    try:
+        return ledger_format(target)
+    except ExportError:
+        target = Path(target)
+        if not (state_dir(target) / "ledger.json").exists() or not target.is_file():
+            raise
+        if target.suffix.lower() in (".mp3", ".aif", ".aiff", ".wav", ".flac"):
+            return "serato"
+        with open(target, "rb") as f:
+            head = f.read(4096)
+        if head.startswith(b"SQLite format 3\x00"):
+            return "mixxx"
+        for fmt, root in (("rekordbox", b"<DJ_PLAYLISTS"), ("traktor", b"<NML")):
+            if root in head:
+                return fmt
+        raise
+
+
 def owned(found: list, written: list) -> list[bool]:
     """Which of ``found`` (cue records read from the library) iram wrote.
 
@@ -150,12 +170,11 @@ def owned(found: list, written: list) -> list[bool]:
     return out
 
 
-def restore_file(target: Path) -> str:
+def restore_file(target: Path, fmt: str) -> str:
     """Copy the kept original of a library file back over it (the current state becomes generation 1)."""
     target = Path(target)
     check_writable(target)
     with locked(target) as d:
-        ledger = load_ledger(d, ledger_format(target))
         if (d / "original.absent").exists():
             keep_backups(d, target.exists(), copy_file(target))
             target.unlink(missing_ok=True)
@@ -167,5 +186,5 @@ def restore_file(target: Path) -> str:
             what = "restored to the original iram kept"
         else:
             raise ExportError(f"{target}: iram kept no original in {d}; nothing to restore")
-        save_ledger(d, {**ledger, "tracks": {}})
+        save_ledger(d, {"format": fmt, "tracks": {}})  # a damaged ledger is replaced too: nothing is iram's now
     return f"{target}: {what}"

@@ -315,7 +315,6 @@ def restore(path: Path) -> str:
     path = Path(path)
     check_writable(path)
     with locked(path) as d:
-        ledger = load_ledger(d, "serato")
         try:
             original = json.loads((d / "original").read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
@@ -352,5 +351,5 @@ def restore(path: Path) -> str:
 
         keep_backups(d, True, _dump_state(current))
         _rewrite(path, edit)
-        save_ledger(d, {**ledger, "tracks": {}})
+        save_ledger(d, {"format": "serato", "tracks": {}})  # a damaged ledger is replaced too
     return f"{path}: Serato tags restored to the original iram kept"
