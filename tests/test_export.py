@@ -863,3 +863,27 @@ def test_restore_works_when_the_ledger_is_damaged(tmp_path, track, fmt):
 
         assert {fr.desc: fr.data for fr in ID3(lib).getall("GEOB")} == original
     export([_analysis(track if fmt == "rekordbox" else lib)], fmt, lib if fmt == "rekordbox" else tmp_path)  # and exports go on
+
+
+def test_killed_between_library_and_ledger_leaves_no_orphaned_cues(tmp_path, track, monkeypatch):
+    """iram killed after the library was replaced but before its ledger was: the next export still knows its cues."""
+    from iram.export import xmlfile
+
+    lib = _rb_library(tmp_path / "rekordbox.xml", track)
+    export([_analysis(track, n_sections=6)], "rekordbox", lib)
+    real, before = xmlfile.save_ledger, lib.read_bytes()
+
+    def killed_once_the_library_is_written(d, ledger):
+        if lib.read_bytes() != before:
+            raise KeyboardInterrupt
+        real(d, ledger)
+
+    monkeypatch.setattr(xmlfile, "save_ledger", killed_once_the_library_is_written)
+    with pytest.raises(KeyboardInterrupt):
+        export([_analysis(track, n_sections=8)], "rekordbox", lib)
+    monkeypatch.undo()
+    export([_analysis(track, n_sections=8)], "rekordbox", lib)
+    want = [(c.name, f"{c.start:.3f}") for c in cues_for(_analysis(track, n_sections=8))]
+    got = [(m.get("Name"), m.get("Start")) for m in ET.parse(lib).getroot().find("COLLECTION/TRACK").findall("POSITION_MARK")
+           if m.get("Num") == "-1"]
+    assert sorted(g for g in got if g in want) == sorted(want)  # each of iram's cues once: none orphaned as the DJ's

@@ -125,6 +125,20 @@ def save_ledger(d: Path, ledger: dict) -> None:
         tmp.write_text(json.dumps(ledger, indent=1, ensure_ascii=False), encoding="utf-8")
 
 
+def widened(before: dict, ledger: dict) -> dict:
+    """``ledger`` with the records of ``before`` kept beside the new ones (the lists of each track joined).
+
+    Saved before the library is replaced, so whichever of the two states the library is left
+    in (iram killed between the library and the ledger), the ledger still vouches for iram's cues.
+    """
+    tracks = {}
+    for key in before["tracks"].keys() | ledger["tracks"].keys():
+        old, new = before["tracks"].get(key, {}), ledger["tracks"].get(key, {})
+        tracks[key] = {**old, **new, **{f: old.get(f, []) + new.get(f, []) for f in old.keys() | new.keys()
+                                       if isinstance(old.get(f, []), list) and isinstance(new.get(f, []), list)}}
+    return {**ledger, "tracks": tracks}
+
+
 def ledger_format(target: Path) -> str:
     p = state_dir(target) / "ledger.json"
     if not p.exists():

@@ -26,7 +26,7 @@ from pathlib import Path, PureWindowsPath
 
 from ..errors import ExportError
 from . import cues_for, place, rgb, summary, track_path
-from .library import check_writable, copy_file, keep_backups, load_ledger, locked, owned, save_ledger
+from .library import check_writable, copy_file, keep_backups, load_ledger, locked, owned, save_ledger, widened
 
 HOTCUE = 1  # mixxx::CueType::HotCue
 COLUMNS = ("type", "position", "length", "hotcue", "label", "color")
@@ -103,6 +103,7 @@ def write(results, target: Path) -> list[str]:
     with locked(target) as d:
         refuse_while_open(target)
         ledger = load_ledger(d, "mixxx")
+        before = {**ledger, "tracks": dict(ledger["tracks"])}
         con = _connect(target)
         try:
             plan = [(a, *_track(con, target, a.path)) for a in results]
@@ -125,6 +126,7 @@ def write(results, target: Path) -> list[str]:
                     written.append(values)
                 ledger["tracks"][key] = {"rows": written}
                 lines.append(f"{target}: {Path(key).name}: {summary(cues, unplaced, taken, memory=False)}")
+            save_ledger(d, widened(before, ledger))  # old and new records both vouch while the database changes
             con.execute("COMMIT")
         except BaseException as err:
             if con.in_transaction:

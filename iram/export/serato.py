@@ -39,7 +39,7 @@ from pathlib import Path
 
 from ..errors import ExportError
 from . import cues_for, place, rgb, summary
-from .library import check_writable, keep_backups, load_ledger, locked, owned, save_ledger
+from .library import check_writable, keep_backups, load_ledger, locked, owned, save_ledger, widened
 
 GEOB_DESC = "Serato Markers2"
 MARKERS_DESC = "Serato Markers_"
@@ -304,8 +304,10 @@ def write(a) -> str:
             _save(g, state.get("version"))
 
         keep_backups(d, True, _dump_state(state))  # first: a tag change is never made without its backup
+        new_ledger = {**ledger, "tracks": {**ledger["tracks"], path.name: written}}
+        save_ledger(d, widened(ledger, new_ledger))  # old and new records both vouch while the file changes
         _rewrite(path, edit)
-        ledger["tracks"][path.name] = written
+        ledger = new_ledger
         save_ledger(d, ledger)
     return f"{path}: Serato: {summary(cues, unplaced, taken, memory=False)}"
 
