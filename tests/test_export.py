@@ -887,3 +887,18 @@ def test_killed_between_library_and_ledger_leaves_no_orphaned_cues(tmp_path, tra
     got = [(m.get("Name"), m.get("Start")) for m in ET.parse(lib).getroot().find("COLLECTION/TRACK").findall("POSITION_MARK")
            if m.get("Num") == "-1"]
     assert sorted(g for g in got if g in want) == sorted(want)  # each of iram's cues once: none orphaned as the DJ's
+
+
+def test_serato_malformed_cue_entry_is_one_line(tmp_path):
+    """A Markers2 CUE entry too short to hold a cue (another tool's bug) gets the damaged-tags line, not a traceback."""
+    import mutagen
+
+    p = _serato_mp3(tmp_path)
+    f = mutagen.File(p)
+    geob = next(fr for fr in f.tags.getall("GEOB") if fr.desc == "Serato Markers2")
+    geob.data = serato.encode_markers([(b"COLOR", b"\x00\xff\xff\xff"), (b"CUE", b"\x00\x01\x00")])
+    f.save(v2_version=3)
+    before = p.read_bytes()
+    with pytest.raises(ExportError, match="Serato tags are damaged"):
+        export([_analysis(p)], "serato", tmp_path)
+    assert p.read_bytes() == before

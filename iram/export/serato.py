@@ -262,6 +262,9 @@ def write(a) -> str:
         try:
             entries = decode_markers(body) if body else [(b"COLOR", b"\x00\xff\xff\xff"), (b"BPMLOCK", b"\x00")]
             old_m = None if flac or _geob(f, MARKERS_DESC) is None else split_markers_(_geob(f, MARKERS_DESC).data)
+            short = [len(data) for kind, data in entries if kind == b"CUE" and len(data) < 13]
+            if short:  # a cue takes 13 bytes at least (Mixxx's SeratoMarkers2CueEntry::parse)
+                raise ValueError(f"a CUE entry of {short[0]} bytes")
         except (ValueError, struct.error) as err:
             raise ExportError(f"{path}: its Serato tags are damaged ({err}); let Serato re-analyse the file, then export again") from err
         cue_rows = [k for k, (t, _) in enumerate(entries) if t == b"CUE"]
