@@ -902,3 +902,16 @@ def test_serato_malformed_cue_entry_is_one_line(tmp_path):
     with pytest.raises(ExportError, match="Serato tags are damaged"):
         export([_analysis(p)], "serato", tmp_path)
     assert p.read_bytes() == before
+
+
+def test_mixxx_without_a_sample_rate_is_refused_not_guessed(tmp_path, track):
+    """Positions are samples at the track's rate; with none in the library (0 or NULL), 44.1 kHz is not assumed."""
+    db = _mixxx_db(tmp_path, track)
+    con = sqlite3.connect(db)
+    con.execute("UPDATE library SET samplerate = 0")
+    con.commit()
+    con.close()
+    before = db.read_bytes()
+    with pytest.raises(ExportError, match="sample rate"):
+        export([_analysis(track)], "mixxx", db)
+    assert db.read_bytes() == before

@@ -92,7 +92,10 @@ def _track(con: sqlite3.Connection, target: Path, path) -> tuple[int, int, str]:
         row = row or con.execute(query, (s,)).fetchone()
     if row is None:
         raise ExportError(f"{target}: no track {p} in the Mixxx library; add it in Mixxx first")
-    return row[0], row[1] or 44100, row[2]
+    if not row[1]:  # positions are samples at the track's rate: never guess it
+        raise ExportError(f"{target}: Mixxx has no sample rate for {p} yet, so cue positions cannot be placed; "
+                          f"load the track in Mixxx once, close Mixxx and try again")
+    return row[0], row[1], row[2]
 
 
 def write(results, target: Path) -> list[str]:
