@@ -915,3 +915,19 @@ def test_mixxx_without_a_sample_rate_is_refused_not_guessed(tmp_path, track):
     with pytest.raises(ExportError, match="sample rate"):
         export([_analysis(track)], "mixxx", db)
     assert db.read_bytes() == before
+
+
+def test_restore_takes_the_folder_export_was_given(tmp_path, track):
+    """iram export -o FOLDER writes FOLDER/collection.nml; iram export --restore FOLDER restores that file."""
+    from iram.cli import main
+
+    folder = tmp_path / "Traktor"
+    folder.mkdir()
+    nml = folder / "collection.nml"
+    export([_analysis(track)], "traktor", tmp_path / "seed.nml")
+    nml.write_bytes((tmp_path / "seed.nml").read_bytes())
+    original = nml.read_bytes()
+    export([_analysis(track, n_sections=6)], "traktor", folder)
+    assert nml.read_bytes() != original
+    assert main(["export", "--restore", str(folder)]) == 0
+    assert nml.read_bytes() == original

@@ -179,6 +179,12 @@ def restore(target) -> str:
     from . import library, mixxx, serato
 
     target = Path(target)
+    if target.is_dir():  # the folder export was given: the library file iram wrote there
+        found = [library_file(f, target) for f in ("rekordbox", "traktor")
+                 if (library.state_dir(library_file(f, target)) / "ledger.json").exists()]
+        if len(found) > 1:
+            raise ExportError(f"{target}: iram wrote {' and '.join(p.name for p in found)} here; give the one to restore")
+        target = found[0] if found else target
     fmt = library.restore_format(target)
     if fmt == "serato":
         return serato.restore(target)
