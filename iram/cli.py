@@ -110,18 +110,22 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
-def expand(paths: list[str]) -> list[Path]:
-    """Files, folders (recursively) and glob patterns, in order."""
+def expand(paths: list[str]) -> tuple[list[Path], list[str]]:
+    """Files, folders (recursively) and glob patterns, in order; and a one-line error for
+    each folder that holds no audio (a folder named ``x.wav`` among ``*.wav`` included)."""
     from .audio import find_audio
+    from .errors import AudioError
 
     out: list[Path] = []
+    errors: list[str] = []
     for p in paths:
-        if not os.path.exists(p) and any(c in p for c in "*?["):
-            hits = sorted(glob.glob(p, recursive=True))
-            out += find_audio(hits) if hits else [Path(p)]
-        else:
-            out += find_audio([p])
-    return out
+        hits = sorted(glob.glob(p, recursive=True)) if not os.path.lexists(p) and any(c in p for c in "*?[") else [p]
+        for h in hits or [p]:
+            try:
+                out += find_audio([h])
+            except AudioError as err:
+                errors.append(str(err))
+    return out, errors
 
 
 def _err(msg: str) -> None:
@@ -131,9 +135,10 @@ def _err(msg: str) -> None:
 def cmd_analyze(args) -> int:
     from tqdm import tqdm
 
-    from .analyze import analyze_with_audio, output_paths, save
+    from .analyze import analyze_file
     from .errors import IramError
     from .model import load, pick_device
+    from .result import output_paths, unique_outputs
 
     if not args.paths and not args.demo:
         _err("no input: give audio files, folders or globs, or --demo for the bundled demo track")
@@ -141,16 +146,16 @@ def cmd_analyze(args) -> int:
     if args.export_to and not args.export:
         _err(f"--export-to {args.export_to} without --export: say which format to write, e.g. --export rekordbox")
         return 2
-    files = expand(args.paths)
+    files, bad = expand(args.paths)
     if args.demo:
         from importlib.resources import files as package_files
 
         files.append(Path(str(package_files("iram").joinpath("demo/iram-demo.flac"))))
         args.outdir = args.outdir or "."  # not beside the demo, inside the installed package
-    missing = [f for f in files if not f.is_file()]
-    for f in missing:
-        _err(f"{f}: no such file; check the path")
-    files = [f for f in files if f.is_file()]
+    bad += [f"{f}: no such file; check the path" for f in files if not f.is_file()]
+    files, clashes = unique_outputs([f for f in files if f.is_file()], outdir=args.outdir)
+    for msg in bad + clashes:
+        _err(msg)
     if not files:
         return 1
     if args.outdir:
@@ -165,18 +170,19 @@ def cmd_analyze(args) -> int:
     model = load(args.model, device=pick_device(args.device))
     from .export import LIBRARY_FORMATS, export
 
-    failed, for_libraries = 0, []
+    failed, for_libraries = len(bad) + len(clashes), []
 
     def report(lines: list[str]) -> None:
         for line in lines if not args.quiet else []:
             print(line, file=sys.stderr)
 
     for f in tqdm(files, desc="analyse", unit="track", disable=args.quiet or len(files) < 2, file=sys.stderr):
-        if args.skip_existing and output_paths(f, args.outdir)["json"].exists():
-            continue
         try:
-            a, y16 = analyze_with_audio(f, model=model, mode=args.mode)
-            paths = save(a, args.outdir, plot=not args.no_plot, audio=y16)
+            a = analyze_file(f, outdir=args.outdir, model=model, mode=args.mode, plot=not args.no_plot,
+                             skip_existing=args.skip_existing)
+            if a is None:
+                continue
+            paths = output_paths(f, args.outdir)
             for fmt in args.export:  # a library is written once, after the batch
                 if fmt not in LIBRARY_FORMATS:
                     report(export([a], fmt, args.export_to or paths["json"].parent, option="--export-to"))
@@ -199,23 +205,27 @@ def cmd_analyze(args) -> int:
             except IramError as err:
                 failed += 1
                 _err(str(err))
-    return 1 if failed or missing else 0
+    return 1 if failed else 0
 
 
 def cmd_plot(args) -> int:
-    from .analyze import load_results
+    from .errors import IramError
     from .plots import plot_analysis
+    from .result import load_results, plot_path
 
+    failed = 0
     for r in args.results:
-        a = load_results(r)
-        folder = Path(args.outdir) if args.outdir else Path(r).parent
-        plot_analysis(a, folder / Path(r).name.replace(".iram.json", ".iram.png"))
-    return 0
+        try:
+            plot_analysis(load_results(r), plot_path(r, args.outdir))
+        except IramError as err:
+            failed += 1
+            _err(str(err))
+    return 1 if failed else 0
 
 
 def cmd_export(args) -> int:
-    from .analyze import load_results
     from .export import export, restore
+    from .result import load_results
 
     if args.restore:
         if args.results or args.target:
@@ -278,18 +288,31 @@ def cmd_data(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
+    import signal
+    import warnings
+
     from .errors import IramError
 
     handler = {"analyze": cmd_analyze, "plot": cmd_plot, "export": cmd_export, "train": cmd_train,
                "benchmark": cmd_benchmark, "data": cmd_data}[args.command]
+    try:  # SIGTERM unwinds like Ctrl-C, so temporary files are removed and outputs stay whole
+        old_term = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    except ValueError:  # not the main thread: leave signals to the caller
+        old_term = None
     try:
-        return handler(args)
+        with warnings.catch_warnings():
+            # the one-line promise: library warnings (decoders, matplotlib, madmom) are not the user's business
+            warnings.simplefilter("ignore")
+            return handler(args)
     except IramError as err:
         _err(str(err))
         return 1
     except KeyboardInterrupt:
         _err("interrupted; outputs written so far are complete")
         return 130
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
 
 
 if __name__ == "__main__":

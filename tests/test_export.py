@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from iram.analyze import Analysis
 from iram.errors import ExportError
 from iram.export import HOT_CUES, cues_for, export, serato
+from iram.result import Analysis
 from iram.sections import Section
 from iram.segments import Segment
 
@@ -417,7 +417,7 @@ def test_batch_writes_each_library_once(tmp_path, monkeypatch):
     from iram.cli import main
 
     monkeypatch.setattr(iram.model, "load", lambda *a, **k: None)
-    monkeypatch.setattr(sys.modules["iram.analyze"], "analyze_with_audio", lambda f, **k: (_analysis(f), None))
+    monkeypatch.setattr(sys.modules["iram.analyze"], "_run", lambda f, **k: (_analysis(f), None))
     files = []
     for k in range(3):
         p = tmp_path / f"t{k}.wav"
