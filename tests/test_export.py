@@ -931,3 +931,21 @@ def test_restore_takes_the_folder_export_was_given(tmp_path, track):
     assert nml.read_bytes() != original
     assert main(["export", "--restore", str(folder)]) == 0
     assert nml.read_bytes() == original
+
+
+def test_serato_batch_goes_on_past_a_bad_file(tmp_path, capsys):
+    """iram export a.json b.json --format serato: a file that cannot be tagged is one line; the others are still written."""
+    import json as _json
+
+    from iram.cli import main
+
+    good = _serato_mp3(tmp_path)
+    results = []
+    for audio in (tmp_path / "gone.mp3", good):
+        r = tmp_path / f"{audio.stem}.iram.json"
+        r.write_text(_json.dumps(_analysis(audio).to_json()))
+        results.append(str(r))
+    assert main(["export", *results, "--format", "serato"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "gone.mp3" in err
+    assert len(serato.read_cues(good)) == HOT_CUES
