@@ -22,7 +22,7 @@ def get_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     a = sub.add_parser("analyze", help="analyse tracks: IRAM .npy/.json/.png beside each (or in -o)")
-    a.add_argument("paths", nargs="*", help="audio files, folders or glob patterns")
+    a.add_argument("paths", nargs="*", help="audio files, folders, glob patterns or .txt lists (one path per line)")
     a.add_argument("--demo", action="store_true", help="also analyse the bundled one-minute demo track (outputs to -o, default .)")
     a.add_argument("-o", "--outdir", help="output folder (default: beside each input)")
     a.add_argument("--model", help="checkpoint to use instead of the bundled one")
@@ -33,6 +33,12 @@ def get_parser() -> argparse.ArgumentParser:
     a.add_argument("--export", action="append", choices=EXPORT_FORMATS, default=[], help="also export sections as cues (repeatable)")
     a.add_argument("--export-to", help="target library file for --export (rekordbox XML, Traktor NML, Mixxx DB)")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    a.add_argument("--engine", default="local", choices=("local", "ray"), help="ray: a Ray Data pipeline, on this machine "
+                   "or a cluster (needs pip install 'iram[ray]'); writes a catalogue.csv manifest")
+    a.add_argument("--address", help="ray: cluster to join (auto or HOST:PORT; default: start a local Ray)")
+    a.add_argument("--gpus-per-model", type=float, help="ray: GPUs per role-model actor (default 1 when the cluster has GPUs; "
+                   "0.5 packs two on one GPU)")
+    a.add_argument("--manifest", help="ray: manifest CSV to append to (default: catalogue.csv in -o, else .)")
 
     pl = sub.add_parser("plot", help="redraw the PNG from saved .iram.json results (no model needed)")
     pl.add_argument("results", nargs="+")
@@ -96,12 +102,16 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def expand(paths: list[str]) -> list[Path]:
-    """Files, folders (recursively) and glob patterns, in order."""
+    """Files, folders (recursively), glob patterns and .txt lists of paths, in order."""
     from .audio import find_audio
 
     out: list[Path] = []
     for p in paths:
-        if not os.path.exists(p) and any(c in p for c in "*?["):
+        if p.lower().endswith(".txt") and os.path.isfile(p):
+            from .catalogue import read_list
+
+            out += find_audio(read_list(p))
+        elif not os.path.exists(p) and any(c in p for c in "*?["):
             hits = sorted(glob.glob(p, recursive=True))
             out += find_audio(hits) if hits else [Path(p)]
         else:
@@ -123,6 +133,11 @@ def cmd_analyze(args) -> int:
     if not args.paths and not args.demo:
         _err("no input: give audio files, folders or globs, or --demo for the bundled demo track")
         return 2
+    ray_only = [o for o, v in (("--address", args.address), ("--gpus-per-model", args.gpus_per_model), ("--manifest", args.manifest))
+                if v is not None]
+    if args.engine == "local" and ray_only:
+        _err(f"{ray_only[0]} is for --engine ray; add --engine ray or leave it out")
+        return 2
     files = expand(args.paths)
     if args.demo:
         from importlib.resources import files as package_files
@@ -139,6 +154,8 @@ def cmd_analyze(args) -> int:
         from .io import output_dir
 
         output_dir(args.outdir)
+    if args.engine == "ray":
+        return 1 if _analyze_on_ray(args, files) or missing else 0
     if not args.no_plot:  # matplotlib takes ~1 s to import: let it load on a spare core while madmom runs
         import importlib
         import threading
@@ -164,6 +181,22 @@ def cmd_analyze(args) -> int:
             failed += 1
             _err(str(err))
     return 1 if failed or missing else 0
+
+
+def _analyze_on_ray(args, files: list[Path]) -> int:
+    """``--engine ray``: returns the number of failed tracks."""
+    from .catalogue import analyze_catalogue, import_ray
+
+    if args.export:
+        _err("--export with --engine ray: export afterwards with 'iram export --format FORMAT OUTDIR/*.iram.json'")
+        return 1
+    import_ray()  # one line naming the fix, before the model loads
+    run = analyze_catalogue(files, outdir=args.outdir, model=args.model, mode=args.mode, plot=not args.no_plot,
+                            skip_existing=args.skip_existing, manifest=args.manifest, address=args.address,
+                            gpus_per_model=args.gpus_per_model, device=args.device, progress=not args.quiet)
+    if not args.quiet:
+        print(f"{run.done} analysed, {run.failed} failed, {run.skipped} skipped; manifest {run.manifest}", file=sys.stderr)
+    return run.failed
 
 
 def cmd_plot(args) -> int:
