@@ -14,11 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .annotations import Truth
+from .annotations import DRYSDALE_MAPPINGS, SETS, Truth
 from .errors import AnnotationError
 from .evaluate import classification_scores
 from .roles import ROLES
 
+DEFAULT_OUT = Path("iram-benchmark")
+"""Where ``iram benchmark`` writes when no ``--out`` is given: a folder in the current directory."""
 LENGTH_TOLERANCE = 0.1  # annotation and prediction may differ in length by this share of the track
 
 
@@ -130,17 +132,18 @@ def markdown(result: dict, title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _analyses(truths: list[Truth], args, pred_dir: Path, log) -> list:
+def _analyses(truths: list[Truth], *, predictions: Path | None, model_path: str | Path | None,
+               pred_dir: Path, quiet: bool, log) -> list:
     from tqdm import tqdm
 
     from .analyze import analyze_with_audio, load_results, save
     from .model import load
 
     out, model = [], None
-    for t in tqdm(truths, desc="benchmark", disable=args.quiet, file=sys.stderr):
-        if args.predictions:
+    for t in tqdm(truths, desc="benchmark", disable=quiet, file=sys.stderr):
+        if predictions:
             stem = Path(t.audio).stem if t.audio else t.name
-            f = Path(args.predictions) / f"{stem}.iram.json"
+            f = predictions / f"{stem}.iram.json"
             if not f.exists():
                 log(f"no saved prediction {f}; skipped")
                 out.append(None)
@@ -150,51 +153,71 @@ def _analyses(truths: list[Truth], args, pred_dir: Path, log) -> list:
         if t.audio is None:
             out.append(None)
             continue
-        model = model or load(args.model)
+        model = model or load(model_path)
         a, y16 = analyze_with_audio(t.audio, model=model)
         save(a, pred_dir, audio=y16)
         out.append(a)
     return out
 
 
-def run_benchmark(args) -> dict:
-    from .annotations import load_set, match_drysdale_audio
-    from .io import write_text
+def run_benchmark(set_name: str, *, folder: str | Path | None = None, audio: str | Path | None = None,
+                  annotations: str | Path | None = None, predictions: str | Path | None = None,
+                  model: str | Path | None = None, n: int = 10, out: str | Path = DEFAULT_OUT,
+                  quiet: bool = False) -> dict:
+    """Analyse (or reload) every track of an annotated set, score it, and write ``<set>.json`` and ``<set>.md``.
 
-    log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
-    name = args.set_name
-    if name not in ("drysdale2022", "composed", "custom"):
-        raise AnnotationError(f"unknown set {name!r}; choose drysdale2022, composed or custom")
-    if name == "drysdale2022" and not args.predictions and not args.audio:
+    Parameters
+    ----------
+    set_name : one of :data:`iram.annotations.SETS`.
+    folder : composed: folder of tracks (default: generate ``n`` test-split tracks in the user cache);
+        custom: annotation folder.
+    audio : drysdale2022: folder with the user's copies of the ten tracks.
+    annotations : drysdale2022: annotation folder (default: found beside the checkout).
+    predictions : reuse saved ``.iram.json`` results from this folder instead of running the model.
+    model : checkpoint to use instead of the bundled one.
+    n : composed: tracks to generate when no folder is given.
+    out : results folder; analyses go to ``out/predictions-<set>/``.
+    quiet : no progress bar or log lines on stderr.
+    """
+    from .annotations import load_set, match_drysdale_audio
+    from .io import shown_path, write_text
+
+    log = (lambda m: None) if quiet else (lambda m: print(m, file=sys.stderr))
+    name = set_name
+    if name not in SETS:
+        raise AnnotationError(f"unknown set {name!r}; choose {', '.join(SETS)}")
+    if name == "drysdale2022" and not predictions and not audio:
         raise AnnotationError("drysdale2022 needs --audio DIR with your copies of the ten tracks (not included)")
-    out = Path(args.out)
+    predictions = Path(predictions) if predictions else None
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    readings = ["figure", "blog"] if name == "drysdale2022" else ["default"]
-    if name == "composed" and not args.dir:
-        folder = Path.home() / ".cache" / "iram" / f"composed-n{args.n}"
+    readings = list(DRYSDALE_MAPPINGS) if name == "drysdale2022" else ["default"]
+    if name == "composed" and not folder:
+        folder = Path.home() / ".cache" / "iram" / f"composed-n{n}"
         if not list(folder.glob("*.truth.json")):
             from .data.tracks import make_tracks
 
-            log(f"generating {args.n} composed tracks in {folder} (test-split sources)")
-            make_tracks(n=args.n, out=folder, seed=0, progress=not args.quiet)
-        args.dir = str(folder)
+            log(f"generating {n} composed tracks in {folder} (test-split sources)")
+            make_tracks(n=n, out=folder, seed=0, progress=not quiet)
     results = {}
     analyses = None
     for reading in readings:
-        truths = load_set(name, args.annotations if name == "drysdale2022" else args.dir, mapping=reading)
-        if name == "drysdale2022" and not args.predictions:
-            for line in match_drysdale_audio(truths, args.audio):
+        truths = load_set(name, annotations if name == "drysdale2022" else folder, mapping=reading)
+        if name == "drysdale2022" and not predictions:
+            for line in match_drysdale_audio(truths, audio):
                 log(line)
         if analyses is None:
             (out / f"predictions-{name}").mkdir(parents=True, exist_ok=True)
-            analyses = _analyses(truths, args, out / f"predictions-{name}", log)
+            analyses = _analyses(truths, predictions=predictions, model_path=model, pred_dir=out / f"predictions-{name}",
+                                 quiet=quiet, log=log)
         from .model import load
 
-        thresholds = analyses[next(i for i, a in enumerate(analyses) if a is not None)].thresholds if any(analyses) else load(args.model).thresholds
+        thresholds = analyses[next(i for i, a in enumerate(analyses) if a is not None)].thresholds if any(analyses) else load(model).thresholds
         results[reading] = score_set(truths, analyses, thresholds)
-    report = {"set": name, "dir": args.dir, "seconds": time.time() - t0, "results": results,
-              "model": next((a.model for a in analyses if a is not None), {})}
+    model_info = next((a.model for a in analyses if a is not None), {})
+    report = {"set": name, "dir": shown_path(folder), "seconds": time.time() - t0, "results": results,
+              "model": {k: v for k, v in model_info.items() if k != "path"}}  # no machine paths in a report meant to be shared
     md = "".join(markdown(r, f"{name}" + (f" (row reading: {k})" if name == "drysdale2022" else "")) + "\n" for k, r in results.items())
     write_text(out / f"{name}.json", json.dumps(report, indent=1))
     write_text(out / f"{name}.md", md)

@@ -12,6 +12,9 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .annotations import SETS
+from .benchmark import DEFAULT_OUT
+from .choices import DEVICES, MODES
 
 EXPORT_FORMATS = ("rekordbox", "traktor", "serato", "mixxx", "audacity", "csv", "json")
 
@@ -26,8 +29,8 @@ def get_parser() -> argparse.ArgumentParser:
     a.add_argument("--demo", action="store_true", help="also analyse the bundled one-minute demo track (outputs to -o, default .)")
     a.add_argument("-o", "--outdir", help="output folder (default: beside each input)")
     a.add_argument("--model", help="checkpoint to use instead of the bundled one")
-    a.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    a.add_argument("--mode", default="segment", choices=("segment", "mean", "max"), help="how a segment's frames become one score")
+    a.add_argument("--device", default="auto", choices=DEVICES)
+    a.add_argument("--mode", default="segment", choices=MODES, help="how a segment's frames become one score")
     a.add_argument("--skip-existing", action="store_true", help="skip inputs whose .iram.json exists")
     a.add_argument("--no-plot", action="store_true", help="do not draw the PNG")
     a.add_argument("--export", action="append", choices=EXPORT_FORMATS, default=[], help="also export sections as cues (repeatable)")
@@ -66,20 +69,21 @@ def get_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-minutes", type=float, default=40.0)
     t.add_argument("--eq-db", type=float, default=0.0, help="random-EQ augmentation strength in dB (default 0: off)")
     t.add_argument("--shift", type=float, default=0.0, help="random pitch-and-formant shift of each crop, up to +-SHIFT semitones (default 0: off)")
+    t.add_argument("--master", type=float, default=0.0, help="share of examples sent through a random mastering chain: "
+                   "EQ tilt, bus compression, limiter drive, MP3 round trip (default 0: off)")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    t.add_argument("--device", default="auto", choices=DEVICES)
     t.add_argument("-q", "--quiet", action="store_true")
 
     b = sub.add_parser("benchmark", help="score maps against annotations")
-    b.add_argument("--set", required=True, dest="set_name", help="drysdale2022, composed or custom")
+    b.add_argument("--set", required=True, dest="set_name", help=" or ".join(SETS))
     b.add_argument("dir", nargs="?", help="composed: folder of tracks (default: generate a small set); custom: annotation folder")
     b.add_argument("--audio", help="drysdale2022: folder with the user's copies of the ten tracks")
     b.add_argument("--annotations", help="drysdale2022: annotation folder (default ../shared/annotations/drysdale2022)")
-    b.add_argument("--mapping", default="figure", help="drysdale2022 row reading: figure (C,M,F,B,P) or blog (B,D,FX,M)")
     b.add_argument("--predictions", help="reuse saved .iram.json results from this folder")
     b.add_argument("--model", help="checkpoint to use instead of the bundled one")
     b.add_argument("--n", type=int, default=10, help="composed: tracks to generate when no folder is given")
-    b.add_argument("--out", default="eval/results", help="where JSON and Markdown results go")
+    b.add_argument("--out", default=str(DEFAULT_OUT), help=f"where JSON and Markdown results go (default: ./{DEFAULT_OUT})")
     b.add_argument("-q", "--quiet", action="store_true")
 
     d = sub.add_parser("data", help="make role-labelled training material")
@@ -227,7 +231,7 @@ def cmd_train(args) -> int:
     from .train import TrainConfig, train
 
     cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps, max_minutes=args.max_minutes, seed=args.seed,
-                      lr=args.lr, eq_db=args.eq_db, shift=args.shift)
+                      lr=args.lr, eq_db=args.eq_db, shift=args.shift, master=args.master)
     mcfg = ModelConfig(front=FrontEndConfig(harmonic=not args.no_harmonic, n_bands=args.bands))
     r = train(args.data, args.valid, args.out, model_cfg=mcfg, cfg=cfg, device=args.device, test_dir=args.test,
               tracks=args.tracks, valid_tracks=args.valid_tracks, init=args.init, progress=not args.quiet)
@@ -240,7 +244,8 @@ def cmd_train(args) -> int:
 def cmd_benchmark(args) -> int:
     from .benchmark import run_benchmark
 
-    run_benchmark(args)
+    run_benchmark(args.set_name, folder=args.dir, audio=args.audio, annotations=args.annotations, predictions=args.predictions,
+                  model=args.model, n=args.n, out=args.out, quiet=args.quiet)
     return 0
 
 

@@ -1,7 +1,7 @@
 """Train a role classifier on one or more dataset folders.
 
 Label-balanced sampling, random crops, on-the-fly mixing of two examples
-(labels OR-ed), gain, random-EQ and pitch-shift augmentation; early stopping on the validation
+(labels OR-ed), gain, random-EQ, pitch-shift and mastering-chain augmentation; early stopping on the validation
 split's macro ROC-AUC; per-role thresholds chosen on validation for best F1.
 
 Annotated tracks (``--tracks``: audio beside a ``.truth.json``, as ``iram data
@@ -43,6 +43,7 @@ class TrainConfig:
     segment_seconds: float = 8.0  # longest crop of a segment
     eq_db: float = 0.0  # random EQ: tilt up to +-eq_db at the band edges plus three smooth bumps (0: off)
     shift: float = 0.0  # random pitch-and-formant shift of every crop, uniform in +-shift semitones (0: off)
+    master: float = 0.0  # share of examples sent through a random mastering chain (iram.augment.master; 0: off)
 
 
 def crop(x: np.ndarray, n: int, rng: np.random.Generator | None) -> np.ndarray:
@@ -79,8 +80,17 @@ def random_eq(x: np.ndarray, rng: np.random.Generator, db: float, sample_rate: i
     return np.fft.irfft(np.fft.rfft(x) * 10 ** (g / 20), n=len(x)).astype(np.float32)
 
 
+def mastered(x: np.ndarray, rng: np.random.Generator, prob: float, sample_rate: int) -> np.ndarray:
+    """``x`` through :func:`iram.augment.master` with probability ``prob`` (no random draw when 0)."""
+    if prob <= 0 or rng.random() >= prob:
+        return x
+    from .augment import master
+
+    return master(x, rng, sample_rate)
+
+
 def batch_of(ds: Dataset, idx: np.ndarray, n: int, rng: np.random.Generator, mix_prob: float, weights: np.ndarray,
-             eq_db: float = 0.0, shift: float = 0.0):
+             eq_db: float = 0.0, shift: float = 0.0, master: float = 0.0):
     xs, ys = [], []
     sr = ds.sample_rate
     for i in idx:
@@ -90,13 +100,22 @@ def batch_of(ds: Dataset, idx: np.ndarray, n: int, rng: np.random.Generator, mix
             j = int(rng.choice(len(ds.files), p=weights))
             x = x + random_eq(shifted_crop(ds.clip(j), n, rng, shift), rng, eq_db, sr) * 10 ** (rng.uniform(-12, 3) / 20)
             y = np.maximum(y, ds.labels[j])
-        xs.append(x)
+        xs.append(mastered(x, rng, master, sr))
         ys.append(y)
     return torch.tensor(np.stack(xs)), torch.tensor(np.stack(ys))
 
 
+def masked_bce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy over the labelled cells of ``y`` (NaN marks a masked cell)."""
+    known = ~torch.isnan(y)
+    loss = nn.functional.binary_cross_entropy_with_logits(logits, torch.nan_to_num(y), weight=known.float(), reduction="sum")
+    return loss / known.sum().clamp(min=1)
+
+
 def balanced_weights(labels: np.ndarray) -> np.ndarray:
-    """Sampling weights that even out role frequencies (inverse frequency, averaged over an example's roles)."""
+    """Sampling weights that even out role frequencies (inverse frequency, averaged over an example's roles;
+    masked (NaN) labels count as off)."""
+    labels = np.nan_to_num(labels, nan=0.0)
     freq = labels.mean(axis=0).clip(1e-3)
     w = (labels / freq).sum(axis=1) / labels.sum(axis=1).clip(1)
     w[labels.sum(axis=1) == 0] = 1.0
@@ -109,8 +128,8 @@ class Segments:
 
     ``audio`` holds each track (mono int16 at the model's rate); ``spans`` (n, 4)
     gives each segment's track, its number in the track and the samples it keeps
-    once its edges are left out; ``labels`` is (n, 6); ``intervals`` the tracks'
-    segment times (seconds).
+    once its edges are left out; ``labels`` is (n, 6), NaN where a role is masked;
+    ``intervals`` the tracks' segment times (seconds).
     """
 
     audio: list[np.ndarray]
@@ -137,7 +156,7 @@ def load_segments(folders: list[str | Path], sample_rate: int, *, progress: bool
         intervals.append(np.asarray(t.intervals, dtype=float))
         for j, ((s, e), lab) in enumerate(zip(t.intervals, t.roles.T)):
             a, b = int((s + EDGE_S) * sample_rate), min(len(y), int((e - EDGE_S) * sample_rate))
-            if b - a >= 3 * sample_rate and not np.isnan(lab).any():
+            if b - a >= 3 * sample_rate and not np.isnan(lab).all():
                 spans.append((k, j, a, b))
                 labels.append(lab)
     if not spans:
@@ -146,16 +165,16 @@ def load_segments(folders: list[str | Path], sample_rate: int, *, progress: bool
 
 
 def segment_batch(seg: Segments, idx: np.ndarray, rng: np.random.Generator, max_seconds: float, sample_rate: int,
-                  eq_db: float = 0.0, shift: float = 0.0):
+                  eq_db: float = 0.0, shift: float = 0.0, master: float = 0.0):
     """Crops of one length (the shortest segment's, less the room a shift up needs, at most ``max_seconds``),
-    with gain, EQ and shift augmentation."""
+    with gain, EQ, shift and mastering augmentation."""
     shortest = int((seg.spans[idx, 3] - seg.spans[idx, 2]).min())
     if shift > 0:  # leave room for the longest crop a shift up reads
         shortest = int((shortest - SHIFT_PAD) / 2.0 ** (shift / 12))
     n = min(int(max_seconds * sample_rate), shortest)
     xs = []
     for k, _, a, b in seg.spans[idx]:
-        x = random_eq(shifted_crop(unpack(seg.audio[k][a:b]), n, rng, shift), rng, eq_db, sample_rate)
+        x = mastered(random_eq(shifted_crop(unpack(seg.audio[k][a:b]), n, rng, shift), rng, eq_db, sample_rate), rng, master, sample_rate)
         xs.append(x * 10 ** (rng.uniform(-9, 3) / 20))
     return torch.tensor(np.stack(xs)), torch.tensor(seg.labels[idx])
 
@@ -221,7 +240,6 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
     seg_weights = balanced_weights(seg.labels) if seg else None
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
-    loss_fn = nn.BCEWithLogitsLoss()
     n = int(model_cfg.window * sr)
 
     def validate() -> dict:
@@ -244,12 +262,12 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
         losses = []
         for _ in tqdm(range(cfg.steps_per_epoch), desc=f"epoch {epoch + 1}", disable=not progress, leave=False):
             idx = rng.choice(len(tr.files), size=cfg.batch, p=weights)
-            x, y = batch_of(tr, idx, n, rng, cfg.mix_prob, weights, cfg.eq_db, cfg.shift)
-            loss = loss_fn(net(x.to(device)), y.to(device))
+            x, y = batch_of(tr, idx, n, rng, cfg.mix_prob, weights, cfg.eq_db, cfg.shift, cfg.master)
+            loss = masked_bce(net(x.to(device)), y.to(device))
             if seg:
                 idx = rng.choice(len(seg.labels), size=cfg.segment_batch, p=seg_weights)
-                x, y = segment_batch(seg, idx, rng, cfg.segment_seconds, sr, cfg.eq_db, cfg.shift)
-                loss = loss + loss_fn(net(x.to(device)), y.to(device))
+                x, y = segment_batch(seg, idx, rng, cfg.segment_seconds, sr, cfg.eq_db, cfg.shift, cfg.master)
+                loss = loss + masked_bce(net(x.to(device)), y.to(device))
             opt.zero_grad()
             loss.backward()
             opt.step()
