@@ -5,7 +5,7 @@ Ray Data's batch-inference pattern, one track per row, over the library's own st
 1. CPU tasks: :func:`iram.analyze.track` (decode, beats, 4-bar segments);
 2. an actor pool: :func:`iram.analyze.score` with the role model loaded once per actor,
    on a GPU each (or ``gpus_per_model`` of one) when the cluster has GPUs, else on CPUs;
-3. CPU tasks: :func:`iram.analyze.save` writes each track's outputs as it finishes.
+   then :func:`iram.analyze.save` writes the track's outputs at once.
 
 The driver appends one row per track to the manifest (``catalogue.csv``: path, status,
 bpm, n_segments, error), flushed as each arrives, and shows progress. A track that
@@ -130,51 +130,38 @@ def track_stage(batch: dict[str, np.ndarray], *, window: float) -> dict[str, lis
     return out
 
 
-class RoleScorer:
-    """Actor: the role model, loaded once, scores each tracked track (:func:`iram.analyze.score`)."""
+class ScoreAndSave:
+    """Actor: the role model, loaded once, scores each tracked track (:func:`iram.analyze.score`),
+    and its outputs are written at once (:func:`iram.analyze.save`); out come manifest rows.
 
-    def __init__(self, *, model: str | None, device: str, mode: str, threads: int):
+    Writing here rather than in a third stage of CPU tasks: those would queue behind the decode
+    tasks for CPU slots, and every output would wait for the last track to be decoded.
+    """
+
+    def __init__(self, *, model: str | None, device: str, mode: str, outdir: str | None, plot: bool, threads: int):
         import torch
 
         from .model import load
 
         torch.set_num_threads(threads)
         self.rm = load(model, device=device)
-        self.mode = mode
+        self.mode, self.outdir, self.plot = mode, outdir, plot
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
-        from .analyze import score
+        from .analyze import save, score
 
-        out: dict[str, list] = {"path": [], "analysis": [], "audio": [], "error": []}
+        rows = []
         for p, t, err in zip(batch["path"], batch["tracked"], batch["error"]):
-            a = audio = 0
             if not err:
                 try:
-                    a, audio = score(t, self.rm, mode=self.mode), t.audio
+                    a = score(t, self.rm, mode=self.mode)
+                    save(a, self.outdir, plot=self.plot, audio=t.audio)
+                    rows.append(_row(str(p), "done", bpm=a.bpm, n_segments=len(a.segments)))
+                    continue
                 except Exception as e:
                     err = _failure(str(p), e)
-            out["path"].append(str(p))
-            out["analysis"].append(a)
-            out["audio"].append(audio)
-            out["error"].append(err)
-        return out
-
-
-def save_stage(batch: dict[str, np.ndarray], *, outdir: str | None, plot: bool) -> dict[str, list]:
-    """CPU task: write each analysed track's outputs (:func:`iram.analyze.save`); out come manifest rows."""
-    from .analyze import save
-
-    rows = []
-    for p, a, audio, err in zip(batch["path"], batch["analysis"], batch["audio"], batch["error"]):
-        if not err:
-            try:
-                save(a, outdir, plot=plot, audio=audio)
-                rows.append(_row(p, "done", bpm=a.bpm, n_segments=len(a.segments)))
-                continue
-            except Exception as e:
-                err = _failure(str(p), e)
-        rows.append(_row(p, "failed", error=err))
-    return {k: [r[k] for r in rows] for k in MANIFEST_FIELDS}
+            rows.append(_row(str(p), "failed", error=err))
+        return {k: [r[k] for r in rows] for k in MANIFEST_FIELDS}
 
 
 # --- the driver ---
@@ -280,12 +267,11 @@ def analyze_catalogue(files: list[Path], *, outdir: str | Path | None = None, mo
             chunk = todo[start:start + ROWS_PER_DATASET]
             ds = ray.data.from_items([{"path": str(f)} for f in chunk], override_num_blocks=len(chunk))
             ds = ds.map_batches(track_stage, batch_size=1, num_cpus=1, fn_kwargs={"window": rm.window})
-            ds = ds.map_batches(RoleScorer, batch_size=1, num_cpus=place.num_cpus, num_gpus=place.num_gpus,
+            ds = ds.map_batches(ScoreAndSave, batch_size=1, num_cpus=place.num_cpus, num_gpus=place.num_gpus,
                                 compute=ray.data.ActorPoolStrategy(min_size=1, max_size=place.max_actors),
                                 fn_constructor_kwargs={"model": None if model is None else str(Path(model).resolve()),
-                                                       "device": place.device, "mode": mode,
-                                                       "threads": max(1, int(place.num_cpus))})
-            ds = ds.map_batches(save_stage, batch_size=1, num_cpus=1, fn_kwargs={"outdir": outdir, "plot": plot})
+                                                       "device": place.device, "mode": mode, "outdir": outdir,
+                                                       "plot": plot, "threads": max(1, int(place.num_cpus))})
             for row in ds.iter_rows():
                 mf.write(row)
                 if row["status"] == "done":
