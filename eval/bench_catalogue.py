@@ -12,11 +12,14 @@ is written, so both engines are timed the same way, from their outputs' modifica
 - steady tracks/min: from the first finished track to the last (start-up left out);
 - start-up: process start to the first finished track (Ray: starting Ray, its workers and the
   model actor, plus one track);
-- overhead per track: the Ray engine's wall time minus the local engine's, over the tracks
-  (and the same for steady-state seconds per track).
+- CPU s/track: CPU time (user + system) of the process and every process under it (Ray's
+  own: GCS, raylet, agents, workers), sampled twice a second, over the tracks;
+- overhead per track: the Ray engine's minus the local engine's, in wall seconds (and
+  steady-state seconds) per track, and in CPU seconds per track.
 
-The machine's load average is recorded before and after each engine: on a shared machine the
-numbers are under contention and vary from run to run.
+The machine's load average is recorded before and after each engine. On a shared machine the
+numbers are under contention and vary from run to run; wall times then also favour the engine
+with more processes (each gets its share of the cores), CPU seconds much less so.
 """
 from __future__ import annotations
 
@@ -47,6 +50,28 @@ def make_tracks(folder: Path, n: int, bars: int, seed: int = 60) -> list[Path]:
     return paths
 
 
+def cpu_seconds(proc: subprocess.Popen, every: float = 0.5) -> float:
+    """Wait for ``proc``; CPU seconds (user + system) used by it and all processes under it."""
+    import psutil
+
+    root = psutil.Process(proc.pid)
+    seen: dict[int, float] = {}
+    while proc.poll() is None:
+        try:
+            procs = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            break
+        for p in procs:
+            try:
+                t = p.cpu_times()
+                seen[p.pid] = t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        time.sleep(every)
+    proc.wait()
+    return sum(seen.values())
+
+
 def run_engine(engine: str, tracks: Path, out: Path) -> dict:
     """Run one engine in a fresh process; times from its outputs."""
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
@@ -60,15 +85,19 @@ def run_engine(engine: str, tracks: Path, out: Path) -> dict:
         cmd = [sys.executable, "-c", code]
     load_before = os.getloadavg()
     t0 = time.time()
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    t_end = time.time()
-    if r.returncode != 0:
-        raise SystemExit(f"{engine} failed:\n{r.stderr[-3000:]}")
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        cpu = cpu_seconds(proc)
+        t_end = time.time()
+        if proc.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"{engine} failed:\n{err.read()[-3000:]}")
     done = sorted(p.stat().st_mtime for p in out.glob("*.iram.png"))
     n = len(done)
     wall = done[-1] - t0
     return {"engine": engine, "tracks": n, "wall_s": round(wall, 2), "process_s": round(t_end - t0, 2),
-            "startup_s": round(done[0] - t0, 2), "tracks_per_min": round(60 * n / wall, 2),
+            "startup_s": round(done[0] - t0, 2), "tracks_per_min": round(60 * n / wall, 2), "cpu_s": round(cpu, 1),
+            "cpu_s_per_track": round(cpu / n, 2),
             "steady_tracks_per_min": round(60 * (n - 1) / (done[-1] - done[0]), 2),
             "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in os.getloadavg()]}
 
@@ -102,17 +131,20 @@ def main() -> None:
         if local is not None and r is not local:
             r["overhead_s_per_track"] = round((r["wall_s"] - local["wall_s"]) / r["tracks"], 2)
             r["steady_overhead_s_per_track"] = round(60 / r["steady_tracks_per_min"] - 60 / local["steady_tracks_per_min"], 2)
+            r["cpu_overhead_s_per_track"] = round(r["cpu_s_per_track"] - local["cpu_s_per_track"], 2)
     report = {"n_tracks": args.n, "bars": args.bars, "audio_minutes": round(minutes, 2), "cpus": os.cpu_count(),
               "ray": ray.__version__, "python": platform.python_version(),
               "note": "shared machine: numbers under contention (load averages recorded per engine)", "results": results}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
-    print("| engine | tracks/min | steady tracks/min | start-up s | overhead s/track (steady) | load before -> after |")
-    print("|---|---|---|---|---|---|")
+    print("| engine | tracks/min | steady tracks/min | start-up s | CPU s/track | overhead s/track: wall (steady), CPU "
+          "| load before -> after |")
+    print("|---|---|---|---|---|---|---|")
     for r in results:
-        oh = f"{r['overhead_s_per_track']} ({r['steady_overhead_s_per_track']})" if "overhead_s_per_track" in r else "-"
-        print(f"| {r['engine']} | {r['tracks_per_min']} | {r['steady_tracks_per_min']} | {r['startup_s']} | {oh} | "
-              f"{r['load_before'][0]} -> {r['load_after'][0]} |")
+        oh = (f"{r['overhead_s_per_track']} ({r['steady_overhead_s_per_track']}), {r['cpu_overhead_s_per_track']}"
+              if "overhead_s_per_track" in r else "-")
+        print(f"| {r['engine']} | {r['tracks_per_min']} | {r['steady_tracks_per_min']} | {r['startup_s']} | "
+              f"{r['cpu_s_per_track']} | {oh} | {r['load_before'][0]} -> {r['load_after'][0]} |")
 
 
 if __name__ == "__main__":

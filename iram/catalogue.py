@@ -272,14 +272,20 @@ def analyze_catalogue(files: list[Path], *, outdir: str | Path | None = None, mo
                                 fn_constructor_kwargs={"model": None if model is None else str(Path(model).resolve()),
                                                        "device": place.device, "mode": mode, "outdir": outdir,
                                                        "plot": plot, "threads": max(1, int(place.num_cpus))})
-            for row in ds.iter_rows():
-                mf.write(row)
-                if row["status"] == "done":
-                    done += 1
-                else:
-                    failed += 1
-                    bar.write(f"iram: error: {row['error']}", file=sys.stderr)
-                bar.update()
+            try:
+                for row in ds.iter_rows():
+                    mf.write(row)
+                    if row["status"] == "done":
+                        done += 1
+                    else:
+                        failed += 1
+                        bar.write(f"iram: error: {row['error']}", file=sys.stderr)
+                    bar.update()
+            except ray.exceptions.RayError as err:  # the pipeline itself, not one track, failed
+                cause = (str(err).strip().splitlines() or [type(err).__name__])[-1]
+                raise IramError(f"the Ray run stopped ({cause}); every node needs iram with the driver's Ray and Python "
+                                "versions (pip install 'iram[ray]') and the audio and -o folder at the same paths; "
+                                f"{done} tracks written, re-run with --skip-existing to go on") from err
         bar.close()
     return CatalogueRun(done=done, failed=failed, skipped=skipped, manifest=manifest)
 
