@@ -16,7 +16,7 @@ import numpy as np
 from .errors import AnnotationError
 from .roles import ROLES
 
-SETS: tuple[str, ...] = ("drysdale2022", "composed", "custom")
+SETS: tuple[str, ...] = ("drysdale2022", "composed", "custom", "modules")
 """Names of the annotation sets :func:`load_set` reads and ``iram benchmark --set`` accepts."""
 
 
@@ -177,9 +177,17 @@ def load_custom_csv(path: str | Path) -> list[Truth]:
     return out
 
 
-def load_set(name: str, folder: str | Path | None = None, *, mapping: str = "figure") -> list[Truth]:
+def load_set(name: str, folder: str | Path | None = None, *, mapping: str = "figure", split: str = "test") -> list[Truth]:
+    """The Truth objects of a set; ``split`` picks the rendered modules' split (``modules`` only)."""
     if name == "drysdale2022":
         return load_drysdale(folder, mapping=mapping)
+    if name == "modules":
+        from .data.modules import load_set as load_modules
+
+        if folder is None:
+            raise AnnotationError("modules needs the folder the modules were rendered to: iram benchmark --set modules DIR "
+                                  "(render with 'iram data modules --out DIR')")
+        return load_modules(folder, split=split)
     folder = Path(folder) if folder else None
     if folder is None or not folder.is_dir():
         raise AnnotationError(f"{folder}: annotation folder not found")

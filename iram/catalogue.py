@@ -5,7 +5,7 @@ Ray Data's batch-inference pattern, one track per row, over the library's own st
 1. CPU tasks: :func:`iram.analyze.track` (decode, beats, 4-bar segments);
 2. an actor pool: :func:`iram.analyze.score` with the role model loaded once per actor,
    on a GPU each (or ``gpus_per_model`` of one) when the cluster has GPUs, else on CPUs;
-   then :func:`iram.analyze.save` writes the track's outputs at once.
+   then :func:`iram.result.save` writes the track's outputs at once.
 
 The driver appends one row per track to the manifest (``catalogue.csv``: path, status,
 bpm, n_segments, error), flushed as each arrives, and shows progress. A track that
@@ -15,7 +15,6 @@ fails is reported there and skipped. Ray is an optional extra (``pip install
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import math
 import os
@@ -132,7 +131,7 @@ def track_stage(batch: dict[str, np.ndarray], *, window: float) -> dict[str, lis
 
 class ScoreAndSave:
     """Actor: the role model, loaded once, scores each tracked track (:func:`iram.analyze.score`),
-    and its outputs are written at once (:func:`iram.analyze.save`); out come manifest rows.
+    and its outputs are written at once (:func:`iram.result.save`); out come manifest rows.
 
     Writing here rather than in a third stage of CPU tasks: those would queue behind the decode
     tasks for CPU slots, and every output would wait for the last track to be decoded.
@@ -148,14 +147,15 @@ class ScoreAndSave:
         self.mode, self.outdir, self.plot = mode, outdir, plot
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
-        from .analyze import save, score
+        from .analyze import MODEL_SR, score
+        from .result import save
 
         rows = []
         for p, t, err in zip(batch["path"], batch["tracked"], batch["error"]):
             if not err:
                 try:
                     a = score(t, self.rm, mode=self.mode)
-                    save(a, self.outdir, plot=self.plot, audio=t.audio)
+                    save(a, outdir=self.outdir, plot=self.plot, audio=t.audio, sr=MODEL_SR)
                     rows.append(_row(str(p), "done", bpm=a.bpm, n_segments=len(a.segments)))
                     continue
                 except Exception as e:
@@ -235,33 +235,34 @@ def analyze_catalogue(files: list[Path], *, outdir: str | Path | None = None, mo
                       gpus_per_model: float | None = None, device: str = "auto", progress: bool = True) -> CatalogueRun:
     """Analyse ``files`` on Ray, writing each track's outputs as it finishes (as ``iram analyze``).
 
+    ``files`` must have distinct output names (:func:`iram.result.unique_outputs`).
     ``manifest`` defaults to ``catalogue.csv`` in ``outdir`` (else the current folder).
-    ``skip_existing`` skips tracks whose ``.iram.json`` exists (recorded as "skipped" unless
-    the manifest already lists them as done). ``address``, ``num_cpus``: see :func:`start_ray`.
+    ``skip_existing`` skips tracks whose outputs are all there and whole, as the local engine
+    does (recorded as "skipped" unless the manifest already lists them as done). ``address``, ``num_cpus``: see :func:`start_ray`.
     Failed tracks are "failed" rows with the reason, and one line each on stderr.
     """
     from tqdm import tqdm
 
-    from .analyze import output_paths
     from .model import load
+    from .result import output_paths, outputs_complete
 
     rm = load(model)  # a bad checkpoint fails here, once, before any worker starts
-    outdir = str(Path(outdir).resolve()) if outdir else None
+    outdir = os.path.abspath(outdir) if outdir else None
     manifest = Path(manifest) if manifest else Path(outdir or ".") / MANIFEST
-    files = [f.resolve() for f in files]
+    files = [Path(os.path.abspath(f)) for f in files]  # absolute, for the workers; names as given (see output_paths)
     ray = start_ray(address, num_cpus=num_cpus)
     place = placement(ray.cluster_resources(), gpus_per_model=gpus_per_model, device=device)
     done = failed = skipped = 0
     with Manifest(manifest) as mf:
         todo = []
         for f in files:
-            out = output_paths(f, outdir)["json"]
-            if not (skip_existing and out.exists()):
+            out = output_paths(f, outdir)
+            if not (skip_existing and outputs_complete(out, plot=plot)):
                 todo.append(f)
                 continue
             skipped += 1
             if mf.last.get(str(f), {}).get("status") not in ("done", "skipped"):
-                mf.write(_existing_row(str(f), out))
+                mf.write(_existing_row(str(f), out["json"]))
         bar = tqdm(total=len(todo), desc="analyse", unit="track", disable=not progress or not todo, file=sys.stderr)
         for start in range(0, len(todo), ROWS_PER_DATASET):
             chunk = todo[start:start + ROWS_PER_DATASET]
@@ -269,7 +270,7 @@ def analyze_catalogue(files: list[Path], *, outdir: str | Path | None = None, mo
             ds = ds.map_batches(track_stage, batch_size=1, num_cpus=1, fn_kwargs={"window": rm.window})
             ds = ds.map_batches(ScoreAndSave, batch_size=1, num_cpus=place.num_cpus, num_gpus=place.num_gpus,
                                 compute=ray.data.ActorPoolStrategy(min_size=1, max_size=place.max_actors),
-                                fn_constructor_kwargs={"model": None if model is None else str(Path(model).resolve()),
+                                fn_constructor_kwargs={"model": None if model is None else os.path.abspath(model),
                                                        "device": place.device, "mode": mode, "outdir": outdir,
                                                        "plot": plot, "threads": max(1, int(place.num_cpus))})
             try:
@@ -291,9 +292,8 @@ def analyze_catalogue(files: list[Path], *, outdir: str | Path | None = None, mo
 
 
 def _existing_row(path: str, results: Path) -> dict:
-    """A "skipped" row for a track analysed before, with its tempo and segment count when readable."""
-    try:
-        d = json.loads(results.read_text())
-        return _row(path, "skipped", bpm=float(d["bpm"]), n_segments=len(d["segments"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return _row(path, "skipped")
+    """A "skipped" row for a track analysed before, with its tempo and segment count."""
+    from .result import load_results
+
+    a = load_results(results)  # outputs_complete has just read it
+    return _row(path, "skipped", bpm=a.bpm, n_segments=len(a.segments))

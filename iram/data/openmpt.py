@@ -196,16 +196,32 @@ class Module:
                     out[r, ch, k] = f(self._mod, pattern, r, ch, k)
         return out
 
+    def instruments_used(self) -> set[int]:
+        """The INSTRUMENT numbers (1-based; samples where the module has no instruments) that
+        appear in the patterns of the order list: nothing else can sound."""
+        f = lib().openmpt_module_get_pattern_row_channel_command
+        chans, out = self.n_channels, set()
+        for p in {self.order_pattern(o) for o in range(self.n_orders)}:
+            if not 0 <= p < self.n_patterns:
+                continue  # "+++" / "---" order markers
+            for r in range(self.pattern_rows(p)):
+                out.update(f(self._mod, p, r, ch, INSTRUMENT) for ch in range(chans))
+        return out - {0}
+
     # -- rendering ---------------------------------------------------------------------
-    def render(self, *, positions: bool = False) -> tuple[np.ndarray, Positions | None]:
+    def render(self, *, positions: bool = False, seconds: float | None = None,
+               block: int = POSITION_BLOCK) -> tuple[np.ndarray, Positions | None]:
         """Render one pass from the start: ((n, 2) float32 stereo at :data:`SR`, row positions or None).
 
-        With ``positions`` the module is read :data:`POSITION_BLOCK` frames at a time
-        and a row's start is dated to the middle of the read in which it became current, so
-        row starts are off by at most ``POSITION_BLOCK // 2`` frames (0.18 ms).
+        With ``positions`` the module is read ``block`` frames at a time (default
+        :data:`POSITION_BLOCK`; 1 gives sample-exact row starts, ~10x slower) and a row's
+        start is dated to the middle of the read in which it became current, so row starts
+        are off by at most ``block // 2`` frames (0.18 ms at 16). ``seconds`` stops the
+        render after exactly that many frames (an excerpt).
         """
         so = lib()
-        block = POSITION_BLOCK if positions else RENDER_BLOCK
+        block = block if positions else RENDER_BLOCK
+        limit = None if seconds is None else int(seconds * SR)
         buf = np.zeros((2, CHUNK), np.float32)  # reads land at an offset in one chunk: no per-read allocation
         base, f4 = buf.ctypes.data, buf.itemsize
         chunks, pos, done, fill, last = [], [], 0, 0, None
@@ -218,13 +234,16 @@ class Module:
                                 so.openmpt_module_get_current_speed(self._mod), so.openmpt_module_get_current_tempo(self._mod)))
                     last = now
             done, fill = done + n, fill + n
+            if limit is not None and done >= limit:
+                n = 0
             if n == 0 or fill + block > CHUNK:
                 chunks.append(buf[:, :fill].T.copy())
                 fill = 0
             if n == 0:
                 break
-        audio = np.concatenate(chunks)
+        audio = np.concatenate(chunks)[:limit]
         if not positions:
             return audio, None
         p = np.array(pos, np.int64).reshape(-1, 6)
+        p = p[p[:, 0] < len(audio)]
         return audio, Positions(frame=p[:, 0], order=p[:, 1], row=p[:, 2], pattern=p[:, 3], speed=p[:, 4], tempo=p[:, 5])
