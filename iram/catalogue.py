@@ -28,7 +28,9 @@ from .errors import IramError
 
 MANIFEST = "catalogue.csv"
 MANIFEST_FIELDS = ("path", "status", "bpm", "n_segments", "error")
-CPUS_PER_CPU_MODEL = 8  # on CPUs the role model is about a tenth of a track's work: one actor per 8 cores
+# an actor's share of a track's CPU time: scoring about a tenth, drawing the figure about a third;
+# on CPUs the pool grows (as tracks queue for it) up to one actor per this many cores
+CPUS_PER_CPU_MODEL = 2
 ROWS_PER_DATASET = 5000  # tracks per Ray dataset: bounds the driver's memory for catalogues of millions
 
 
@@ -193,8 +195,9 @@ def placement(resources: dict, *, gpus_per_model: float | None = None, device: s
     """The role model's placement on a cluster with ``resources`` (``ray.cluster_resources()``).
 
     GPUs when the cluster has them (``gpus_per_model`` each, default 1; a fraction packs
-    several actors on one GPU), else CPUs. On CPUs an actor reserves no core: the model is
-    a small share of a track's work, and the decode tasks keep every core.
+    several actors on one GPU), else CPUs. On CPUs an actor reserves no core, so the decode
+    tasks keep every core (and a laptop's two cores decode two tracks at once); the actors
+    share the cores with them.
     """
     gpus, cpus = float(resources.get("GPU", 0)), float(resources.get("CPU", 1))
     if device == "cuda" and not gpus:
@@ -238,8 +241,9 @@ def analyze_catalogue(files: list[Path], *, outdir: str | Path | None = None, mo
     ``files`` must have distinct output names (:func:`iram.result.unique_outputs`).
     ``manifest`` defaults to ``catalogue.csv`` in ``outdir`` (else the current folder).
     ``skip_existing`` skips tracks whose outputs are all there and whole, as the local engine
-    does (recorded as "skipped" unless the manifest already lists them as done). ``address``, ``num_cpus``: see :func:`start_ray`.
-    Failed tracks are "failed" rows with the reason, and one line each on stderr.
+    does (recorded as "skipped" unless the manifest already lists them as done).
+    ``address``, ``num_cpus``: see :func:`start_ray`; ``gpus_per_model``, ``device``: see
+    :func:`placement`. Failed tracks are "failed" rows with the reason, and one line each on stderr.
     """
     from tqdm import tqdm
 

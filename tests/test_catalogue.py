@@ -116,7 +116,7 @@ def test_read_list_is_relative_to_the_list(tmp_path):
 
 def test_model_placement():
     cpu = placement({"CPU": 16})
-    assert (cpu.num_gpus, cpu.num_cpus, cpu.max_actors, cpu.device) == (0, 0, 2, "cpu")
+    assert (cpu.num_gpus, cpu.num_cpus, cpu.max_actors, cpu.device) == (0, 0, 8, "cpu")
     assert placement({"CPU": 2}).max_actors == 1
     gpu = placement({"CPU": 32, "GPU": 4})
     assert (gpu.num_gpus, gpu.max_actors, gpu.device) == (1, 4, "cuda")
