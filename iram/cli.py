@@ -258,7 +258,8 @@ def cmd_plot(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .export import export, restore
+    from .errors import IramError
+    from .export import LIBRARY_FORMATS, export, restore
     from .result import load_results
 
     if args.restore:
@@ -272,9 +273,21 @@ def cmd_export(args) -> int:
         return 2
     results = [load_results(r) for r in args.results]
     target = args.target or Path(args.results[0]).parent
-    for line in export(results, args.format, target):
-        print(line)
-    return 0
+    if args.format in LIBRARY_FORMATS:  # one library, written once for the whole batch
+        batches = [results]
+    else:  # each file on its own: a bad one is reported and the rest still written
+        batches = [[a] for a in results]
+    failed = 0
+    for batch in batches:
+        try:
+            for line in export(batch, args.format, target):
+                print(line)
+        except IramError as err:
+            if len(batches) == 1:
+                raise
+            failed += 1
+            _err(str(err))
+    return 1 if failed else 0
 
 
 def cmd_train(args) -> int:
