@@ -443,6 +443,28 @@ def _one(job):
         return {"slug": entry.slug, "split": entry.split, "error": str(err)}
 
 
+def tidy(out: Path, table: list[Entry]) -> None:
+    """Keep ``out`` in step with the table: a render left in a split the module is no longer in is
+    moved to its new split without its truth (re-made when that split is rendered), and renders of
+    excluded modules or of modules not in the table are removed. Only folders with a
+    ``render.json`` (written by this module) are touched."""
+    where = {e.slug: e.split for e in table}
+    for s in SPLITS:
+        for d in sorted((out / s).glob("*/render.json")):
+            d = d.parent
+            if d.name.startswith("."):
+                continue  # a render still being built
+            new = where.get(d.name, "exclude")
+            if new == s:
+                continue
+            if new in SPLITS and not (out / new / d.name).exists():
+                (out / new).mkdir(parents=True, exist_ok=True)
+                os.replace(d, out / new / d.name)
+                (out / new / d.name / "truth.json").unlink(missing_ok=True)
+            else:
+                shutil.rmtree(d)
+
+
 def make_modules(*, out: str | Path, split: str = "all", jobs: int = 1, annotations: str | Path = ANNOTATIONS,
                  seconds: float | None = None, only: list[str] | None = None, progress: bool = True) -> list[dict]:
     """Render every module of ``annotations/modules.csv`` in ``split`` (or ``all``) into ``out``.
@@ -457,12 +479,13 @@ def make_modules(*, out: str | Path, split: str = "all", jobs: int = 1, annotati
 
     if split not in SPLITS + ("all",):
         raise DataError(f"unknown split {split!r}; choose train, valid, test or all")
-    table = [e for e in read_table(annotations) if e.split != "exclude" and (split == "all" or e.split == split)
-             and (not only or e.slug in only)]
+    full = read_table(annotations)
+    table = [e for e in full if e.split != "exclude" and (split == "all" or e.split == split) and (not only or e.slug in only)]
     if not table:
         raise DataError(f"{annotations}: no modules in split {split!r}; check modules.csv")
     roles = read_roles(annotations)
     out = output_dir(out, option="--out", error=DataError)
+    tidy(out, full)
     work = [(e, roles.get(e.slug, {}), str(out), seconds) for e in table]
     if jobs > 1:
         import multiprocessing as mp
