@@ -77,3 +77,16 @@ def classification_scores(y: np.ndarray, p: np.ndarray, thresholds=None, roles=R
         vals = [v[k] for v in per.values() if v[k] is not None]
         macro[k] = float(np.mean(vals)) if vals else None
     return {"roles": per, "macro": macro, "n": int(len(y))}
+
+
+def reliability(y: np.ndarray, p: np.ndarray, *, bins: int = 10, roles=ROLES) -> dict:
+    """Per-role reliability curve: for equal-width probability bins, the mean predicted probability,
+    the fraction of positives and the count (masked cells left out; empty bins dropped)."""
+    edges = np.linspace(0, 1, bins + 1)
+    out = {}
+    for r, role in enumerate(roles):
+        yt, pr = _known(np.asarray(y[:, r], float), np.asarray(p[:, r], float))
+        k = np.clip(np.digitize(pr, edges[1:-1]), 0, bins - 1)
+        rows = [(float(pr[k == b].mean()), float(yt[k == b].mean()), int((k == b).sum())) for b in range(bins) if (k == b).any()]
+        out[role] = {"predicted": [a for a, _, _ in rows], "observed": [o for _, o, _ in rows], "count": [c for _, _, c in rows]}
+    return out

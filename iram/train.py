@@ -25,7 +25,7 @@ from . import __version__
 from .data.dataset import Dataset, load_dataset, pack, unpack
 from .data.render import repitch
 from .errors import DataError
-from .evaluate import best_thresholds, classification_scores
+from .evaluate import best_thresholds, classification_scores, reliability
 from .model import ModelConfig, RoleCNN, load, pick_device, save
 
 
@@ -138,14 +138,18 @@ class Segments:
     intervals: list[np.ndarray]
 
 
-def load_segments(folders: list[str | Path], sample_rate: int, *, progress: bool = False) -> Segments:
+def load_segments(folders: list[str | Path], sample_rate: int, *, modules: str | Path | None = None, split: str = "train",
+                  progress: bool = False) -> Segments:
+    """The segments of annotated tracks in ``folders`` (``NAME.truth.json`` beside the audio) and of the
+    modules of ``split`` rendered under ``modules`` (``iram data modules --out``)."""
     from tqdm import tqdm
 
     from .activations import EDGE_S
     from .annotations import load_set
     from .audio import load as load_audio
+    from .data.modules import load_set as load_modules
 
-    truths = [t for f in folders for t in load_set("custom", f)]
+    truths = [t for f in folders for t in load_set("custom", f)] + (load_modules(modules, split=split) if modules else [])
     audio, spans, labels, intervals = [], [], [], []
     for t in tqdm(truths, desc="reading tracks", disable=not progress, unit="track"):
         if t.audio is None:
@@ -208,19 +212,29 @@ def predict_clips(net: RoleCNN, ds: Dataset, *, batch: int = 64) -> np.ndarray:
 def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, *, model_cfg: ModelConfig | None = None,
           cfg: TrainConfig = TrainConfig(), device: str = "auto", test_dir: str | Path | None = None,
           tracks: list[str | Path] | None = None, valid_tracks: list[str | Path] | None = None,
-          init: str | Path | None = None, name: str | None = None, progress: bool = True, log=print) -> dict:
+          modules: str | Path | None = None, init: str | Path | None = None, name: str | None = None,
+          progress: bool = True, log=print) -> dict:
     """Train, keep the best epoch by validation macro ROC-AUC, save the checkpoint to ``out``.
 
     ``init`` starts from a checkpoint's weights (its configuration replaces ``model_cfg``);
     ``tracks`` / ``valid_tracks`` are folders of annotated tracks (see the module docstring).
+    ``modules`` is a folder of rendered tracker modules (real music): the segments of its
+    train split are trained on, and early stopping uses its valid split's segments alone
+    (the synthetic validation scores are logged beside it).
     ``name`` defaults to hcnn or cnn-logmel, after the front-end.
     """
     from tqdm import tqdm
 
     device = pick_device(device)
+    if cfg.master > 0:
+        from .data import require_train_packages
+
+        require_train_packages("pedalboard")  # the mastering chain
     for folder in (*(tracks or ()), *(valid_tracks or ())):  # before minutes of loading loops
         if not Path(folder).is_dir():
             raise DataError(f"{folder}: tracks folder not found; make tracks with 'iram data tracks'")
+    if modules and not all((Path(modules) / s).is_dir() for s in ("train", "valid")):
+        raise DataError(f"{modules}: needs rendered train and valid modules; run 'iram data modules --out {modules} --split all'")
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     start = load(init) if init else None
@@ -234,8 +248,9 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
     va = load_dataset(valid_dir, sample_rate=sr, progress=progress)
     if len(tr.files) < 2 or len(va.files) < 2:
         raise DataError("training needs at least two training and two validation clips")
-    seg = load_segments(tracks, sr, progress=progress) if tracks else None
+    seg = load_segments(tracks or [], sr, modules=modules, split="train", progress=progress) if tracks or modules else None
     seg_va = load_segments(valid_tracks, sr, progress=progress) if valid_tracks else None
+    real_va = load_segments([], sr, modules=modules, split="valid", progress=progress) if modules else None
     weights = balanced_weights(tr.labels)
     seg_weights = balanced_weights(seg.labels) if seg else None
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
@@ -247,7 +262,11 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
         if seg_va:
             p = predict_segments(net, seg_va)
             scores["valid_segments_roc_auc"] = classification_scores(seg_va.labels, p)["macro"]["roc_auc"]
-        scores["score"] = float(np.mean(list(scores.values())))
+        if real_va:  # real music decides
+            scores["valid_real_roc_auc"] = classification_scores(real_va.labels, predict_segments(net, real_va))["macro"]["roc_auc"]
+            scores["score"] = scores["valid_real_roc_auc"]
+        else:
+            scores["score"] = float(np.mean(list(scores.values())))
         return scores
 
     best, best_state, bad, history = -1.0, None, 0, []
@@ -287,7 +306,13 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
     net.load_state_dict(best_state)
     p_valid = predict_clips(net, va)
     thresholds = best_thresholds(va.labels, p_valid)
+    if real_va:  # arrangement thresholds where they are used: on real 4-bar segments, for accuracy
+        p_real = predict_segments(net, real_va)
+        thresholds = best_thresholds(real_va.labels, p_real, metric="accuracy")
     metrics = {"valid": classification_scores(va.labels, p_valid, thresholds)}
+    if real_va:
+        metrics["valid_real"] = {**classification_scores(real_va.labels, p_real, thresholds),
+                                 "reliability": reliability(real_va.labels, p_real)}
     if seg_va:
         metrics["valid_segments"] = classification_scores(seg_va.labels, predict_segments(net, seg_va), thresholds)
     if test_dir:
@@ -300,7 +325,9 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
     if start:
         training["init"] = {"path": str(init), "training": start.training}
     if seg:
-        training.update(tracks=[str(d) for d in tracks], n_train_segments=len(seg.labels))
+        training.update(tracks=[str(d) for d in tracks or []], n_train_segments=len(seg.labels))
+    if modules:
+        training.update(modules=str(modules), n_valid_real_segments=len(real_va.labels))
     if seg_va:
         training.update(valid_tracks=[str(d) for d in valid_tracks], n_valid_segments=len(seg_va.labels))
     save(out, net.cpu(), thresholds=thresholds, name=name, version=__version__, training=training, metrics=metrics)

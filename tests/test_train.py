@@ -107,6 +107,43 @@ def test_fine_tuning_on_tracks_starts_from_the_checkpoint_and_records_segments(t
     assert m.training["init"]["path"] == str(first) and m.training["init"]["training"]["epochs"] == 1
 
 
+def _toy_modules(root):
+    """A rendered-modules folder (DIR/<split>/<slug>/mix.flac + truth.json) from toy tracks, one masked cell."""
+    import json
+
+    for split in ("train", "valid"):
+        folder, labels = _toy_track(root / split / f"toy-{split}", name="mix")
+        (folder / "mix.wav").rename(folder / "mix.flac")  # soundfile reads by content
+        d = json.loads((folder / "mix.truth.json").read_text())
+        d["activations"][0][1] = None  # percussion in segment 2: doubtful, masked
+        (folder / "truth.json").write_text(json.dumps(d))
+        (folder / "mix.truth.json").unlink()
+    return root
+
+
+def test_fine_tuning_on_modules_trains_on_their_train_split_and_stops_on_their_valid_split(tmp_path):
+    from iram.model import load
+    from iram.train import load_segments
+
+    data = _toy_dataset(tmp_path)
+    mods = _toy_modules(tmp_path / "modules")
+    seg = load_segments([], 16000, modules=mods, split="train")
+    assert len(seg.labels) == 4 and np.isnan(seg.labels[1, 0]) and np.isnan(seg.labels).sum() == 1
+    cfg = ModelConfig(front=FrontEndConfig(n_bands=32, n_harmonics=2), widths=(4, 8), hidden=16, window=1.0)
+    first = tmp_path / "m.pt"
+    train([data], data, first, model_cfg=cfg, cfg=TrainConfig(epochs=1, steps_per_epoch=2, batch=4), progress=False, log=lambda m: None)
+    out = tmp_path / "ft.pt"
+    train([data], data, out, cfg=TrainConfig(epochs=1, steps_per_epoch=2, batch=4, segment_batch=2, segment_seconds=2.0),
+          modules=mods, init=first, progress=False, log=lambda m: None)
+    m = load(out)
+    h = m.training["history"]
+    assert h[1]["score"] == h[1]["valid_real_roc_auc"] and "valid_roc_auc" in h[1]  # real music decides, synthetic beside
+    assert m.training["n_train_segments"] == 4 and m.training["n_valid_real_segments"] == 4
+    rel = m.metrics["valid_real"]["reliability"]["percussion"]
+    assert sum(rel["count"]) == 3  # the masked cell is left out of the calibration too
+    assert m.metrics["valid_real"]["roles"]["percussion"]["n"] == 3
+
+
 def test_random_eq_colours_the_spectrum_smoothly_within_its_range():
     from iram.train import random_eq
 
