@@ -227,3 +227,15 @@ def test_tidy_moves_renders_to_their_new_split(tmp_path):
     assert (tmp_path / "valid" / "b" / "render.json").exists() and not (tmp_path / "valid" / "b" / "truth.json").exists()
     assert not (tmp_path / "test" / "b").exists() and not (tmp_path / "train" / "c").exists()
     assert (tmp_path / "valid" / "mine" / "truth.json").exists()  # not ours: left alone
+
+
+def test_truth_only_renders_nothing(tmp_path):
+    installed("xm")
+    ann = tmp_path / "ann"
+    ann.mkdir()
+    e = entry("xm")
+    (ann / "modules.csv").write_text("slug,package,path,format,composer,title,split,electronic,rows_per_beat,beats_per_bar,downbeat_row,count_from,why\n"
+                                     f"{e.slug},{e.package},{e.path},xm,c,,train,yes,4,4,0,pattern,x\n")
+    (res,) = md.make_modules(out=tmp_path / "out", annotations=ann, truth_only=True, progress=False)
+    assert res.get("unrendered") and not list((tmp_path / "out").rglob("*.flac"))
+    assert "1 modules not rendered yet" in md.report([res])
