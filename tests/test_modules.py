@@ -127,6 +127,7 @@ def test_activity_rule_on_a_constructed_case():
     assert strict["segments"][0]["active"]["chord"] == 0
     # the truth round-trips into the benchmark's Truth (masked cells are NaN)
     assert md.sections_of([s["active"] for s in t["segments"]]) == [(0, 1), (1, 2)]
+    assert md.sections_of([{"bass": 1, "fx": None}, {"bass": 1, "fx": 0}, {"bass": 0, "fx": 0}]) == [(0, 2), (2, 3)]
 
 
 def test_rendering_is_deterministic(tmp_path):

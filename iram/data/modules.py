@@ -175,8 +175,10 @@ def role_at(label: dict | None, order: int) -> tuple[str | None, list[str]]:
 
 
 def sections_of(active: list[dict]) -> list[tuple[int, int]]:
-    """Runs of segments with the same active roles (masked counted as its own value), as
-    (first, end) segment indices: the derived section reading that tracker modules allow."""
+    """Runs of segments with the same set of active (1) roles, as (first, end) segment indices:
+    the derived section reading that tracker modules allow (a masked cell counts as inactive,
+    so a doubtful role does not cut a section)."""
+    active = [{r for r, v in a.items() if v == 1} for a in active]
     out, start = [], 0
     for k in range(1, len(active) + 1):
         if k == len(active) or active[k] != active[start]:
