@@ -112,6 +112,7 @@ def get_parser() -> argparse.ArgumentParser:
     mo.add_argument("--split", default="all", choices=("train", "valid", "test", "all"))
     mo.add_argument("--jobs", type=int, default=1)
     mo.add_argument("--annotations", help="folder with modules.csv and roles.json (default: annotations/modules of this checkout)")
+    mo.add_argument("--truth-only", action="store_true", help="re-make truth.json of rendered modules from the tables; render nothing")
     mo.add_argument("-q", "--quiet", action="store_true")
     return p
 
@@ -319,7 +320,7 @@ def cmd_data(args) -> int:
         from .data.modules import ANNOTATIONS, make_modules, report
 
         res = make_modules(out=args.out, split=args.split, jobs=args.jobs, annotations=args.annotations or ANNOTATIONS,
-                           progress=not args.quiet)
+                           truth_only=args.truth_only, progress=not args.quiet)
         print(report(res))
         return 1 if any("error" in r for r in res) else 0
     if args.what == "loops":
