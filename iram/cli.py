@@ -24,7 +24,7 @@ def get_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     a = sub.add_parser("analyze", help="analyse tracks: IRAM .npy/.json/.png beside each (or in -o)")
-    a.add_argument("paths", nargs="*", help="audio files, folders or glob patterns")
+    a.add_argument("paths", nargs="*", help="audio files, folders, glob patterns or .txt lists (one path per line)")
     a.add_argument("--demo", action="store_true", help="also analyse the bundled one-minute demo track (outputs to -o, default .)")
     a.add_argument("-o", "--outdir", help="output folder (default: beside each input)")
     a.add_argument("--model", help="checkpoint to use instead of the bundled one")
@@ -35,6 +35,12 @@ def get_parser() -> argparse.ArgumentParser:
     a.add_argument("--export", action="append", choices=EXPORT_FORMATS, default=[], help="also export sections as cues (repeatable)")
     a.add_argument("--export-to", help="target library file for --export (rekordbox XML, Traktor NML, Mixxx DB)")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    a.add_argument("--engine", default="local", choices=("local", "ray"), help="ray: a Ray Data pipeline, on this machine "
+                   "or a cluster (needs pip install 'iram[ray]'); writes a catalogue.csv manifest")
+    a.add_argument("--address", help="ray: cluster to join (auto or HOST:PORT; default: start a local Ray)")
+    a.add_argument("--gpus-per-model", type=float, help="ray: GPUs per role-model actor (default 1 when the cluster has GPUs; "
+                   "0.5 packs two on one GPU)")
+    a.add_argument("--manifest", help="ray: manifest CSV to append to (default: catalogue.csv in -o, else .)")
 
     pl = sub.add_parser("plot", help="redraw the PNG from saved .iram.json results (no model needed)")
     pl.add_argument("results", nargs="+")
@@ -106,22 +112,32 @@ def get_parser() -> argparse.ArgumentParser:
     mo.add_argument("--split", default="all", choices=("train", "valid", "test", "all"))
     mo.add_argument("--jobs", type=int, default=1)
     mo.add_argument("--annotations", help="folder with modules.csv and roles.json (default: annotations/modules of this checkout)")
+    mo.add_argument("--truth-only", action="store_true", help="re-make truth.json of rendered modules from the tables; render nothing")
     mo.add_argument("-q", "--quiet", action="store_true")
     return p
 
 
-def expand(paths: list[str]) -> list[Path]:
-    """Files, folders (recursively) and glob patterns, in order."""
+def expand(paths: list[str]) -> tuple[list[Path], list[str]]:
+    """Files, folders (recursively), glob patterns and .txt lists of paths, in order; and a
+    one-line error for each folder that holds no audio (a folder named ``x.wav`` among ``*.wav`` included)."""
     from .audio import find_audio
+    from .errors import AudioError
 
     out: list[Path] = []
+    errors: list[str] = []
     for p in paths:
-        if not os.path.exists(p) and any(c in p for c in "*?["):
-            hits = sorted(glob.glob(p, recursive=True))
-            out += find_audio(hits) if hits else [Path(p)]
+        if p.lower().endswith(".txt") and os.path.isfile(p):
+            from .catalogue import read_list
+
+            hits = [str(f) for f in read_list(p)]
         else:
-            out += find_audio([p])
-    return out
+            hits = sorted(glob.glob(p, recursive=True)) if not os.path.lexists(p) and any(c in p for c in "*?[") else [p]
+        for h in hits or [p]:
+            try:
+                out += find_audio([h])
+            except AudioError as err:
+                errors.append(str(err))
+    return out, errors
 
 
 def _err(msg: str) -> None:
@@ -131,9 +147,10 @@ def _err(msg: str) -> None:
 def cmd_analyze(args) -> int:
     from tqdm import tqdm
 
-    from .analyze import analyze_with_audio, output_paths, save
+    from .analyze import analyze_file
     from .errors import IramError
     from .model import load, pick_device
+    from .result import output_paths, unique_outputs
 
     if not args.paths and not args.demo:
         _err("no input: give audio files, folders or globs, or --demo for the bundled demo track")
@@ -141,22 +158,32 @@ def cmd_analyze(args) -> int:
     if args.export_to and not args.export:
         _err(f"--export-to {args.export_to} without --export: say which format to write, e.g. --export rekordbox")
         return 2
-    files = expand(args.paths)
+    ray_only = [o for o, v in (("--address", args.address), ("--gpus-per-model", args.gpus_per_model), ("--manifest", args.manifest))
+                if v is not None]
+    if args.engine == "local" and ray_only:
+        _err(f"{ray_only[0]} is for --engine ray; add --engine ray or leave it out")
+        return 2
+    if args.engine == "ray" and args.export:
+        _err("--export with --engine ray: export afterwards with 'iram export --format FORMAT OUTDIR/*.iram.json'")
+        return 2
+    files, bad = expand(args.paths)
     if args.demo:
         from importlib.resources import files as package_files
 
         files.append(Path(str(package_files("iram").joinpath("demo/iram-demo.flac"))))
         args.outdir = args.outdir or "."  # not beside the demo, inside the installed package
-    missing = [f for f in files if not f.is_file()]
-    for f in missing:
-        _err(f"{f}: no such file; check the path")
-    files = [f for f in files if f.is_file()]
+    bad += [f"{f}: no such file; check the path" for f in files if not f.is_file()]
+    files, clashes = unique_outputs([f for f in files if f.is_file()], outdir=args.outdir)
+    for msg in bad + clashes:
+        _err(msg)
     if not files:
         return 1
     if args.outdir:
         from .io import output_dir
 
         output_dir(args.outdir)
+    if args.engine == "ray":
+        return 1 if _analyze_on_ray(args, files) or bad or clashes else 0
     if not args.no_plot:  # matplotlib takes ~1 s to import: let it load on a spare core while madmom runs
         import importlib
         import threading
@@ -165,18 +192,19 @@ def cmd_analyze(args) -> int:
     model = load(args.model, device=pick_device(args.device))
     from .export import LIBRARY_FORMATS, export
 
-    failed, for_libraries = 0, []
+    failed, for_libraries = len(bad) + len(clashes), []
 
     def report(lines: list[str]) -> None:
         for line in lines if not args.quiet else []:
             print(line, file=sys.stderr)
 
     for f in tqdm(files, desc="analyse", unit="track", disable=args.quiet or len(files) < 2, file=sys.stderr):
-        if args.skip_existing and output_paths(f, args.outdir)["json"].exists():
-            continue
         try:
-            a, y16 = analyze_with_audio(f, model=model, mode=args.mode)
-            paths = save(a, args.outdir, plot=not args.no_plot, audio=y16)
+            a = analyze_file(f, outdir=args.outdir, model=model, mode=args.mode, plot=not args.no_plot,
+                             skip_existing=args.skip_existing)
+            if a is None:
+                continue
+            paths = output_paths(f, args.outdir)
             for fmt in args.export:  # a library is written once, after the batch
                 if fmt not in LIBRARY_FORMATS:
                     report(export([a], fmt, args.export_to or paths["json"].parent, option="--export-to"))
@@ -199,23 +227,41 @@ def cmd_analyze(args) -> int:
             except IramError as err:
                 failed += 1
                 _err(str(err))
-    return 1 if failed or missing else 0
+    return 1 if failed else 0
+
+
+def _analyze_on_ray(args, files: list[Path]) -> int:
+    """``--engine ray``: returns the number of failed tracks."""
+    from .catalogue import analyze_catalogue, import_ray
+
+    import_ray()  # one line naming the fix, before the model loads
+    run = analyze_catalogue(files, outdir=args.outdir, model=args.model, mode=args.mode, plot=not args.no_plot,
+                            skip_existing=args.skip_existing, manifest=args.manifest, address=args.address,
+                            gpus_per_model=args.gpus_per_model, device=args.device, progress=not args.quiet)
+    if not args.quiet:
+        print(f"{run.done} analysed, {run.failed} failed, {run.skipped} skipped; manifest {run.manifest}", file=sys.stderr)
+    return run.failed
 
 
 def cmd_plot(args) -> int:
-    from .analyze import load_results
+    from .errors import IramError
     from .plots import plot_analysis
+    from .result import load_results, plot_path
 
+    failed = 0
     for r in args.results:
-        a = load_results(r)
-        folder = Path(args.outdir) if args.outdir else Path(r).parent
-        plot_analysis(a, folder / Path(r).name.replace(".iram.json", ".iram.png"))
-    return 0
+        try:
+            plot_analysis(load_results(r), plot_path(r, args.outdir))
+        except IramError as err:
+            failed += 1
+            _err(str(err))
+    return 1 if failed else 0
 
 
 def cmd_export(args) -> int:
-    from .analyze import load_results
-    from .export import export, restore
+    from .errors import IramError
+    from .export import LIBRARY_FORMATS, export, restore
+    from .result import load_results
 
     if args.restore:
         if args.results or args.target:
@@ -228,9 +274,21 @@ def cmd_export(args) -> int:
         return 2
     results = [load_results(r) for r in args.results]
     target = args.target or Path(args.results[0]).parent
-    for line in export(results, args.format, target):
-        print(line)
-    return 0
+    if args.format in LIBRARY_FORMATS:  # one library, written once for the whole batch
+        batches = [results]
+    else:  # each file on its own: a bad one is reported and the rest still written
+        batches = [[a] for a in results]
+    failed = 0
+    for batch in batches:
+        try:
+            for line in export(batch, args.format, target):
+                print(line)
+        except IramError as err:
+            if len(batches) == 1:
+                raise
+            failed += 1
+            _err(str(err))
+    return 1 if failed else 0
 
 
 def cmd_train(args) -> int:
@@ -262,7 +320,7 @@ def cmd_data(args) -> int:
         from .data.modules import ANNOTATIONS, make_modules, report
 
         res = make_modules(out=args.out, split=args.split, jobs=args.jobs, annotations=args.annotations or ANNOTATIONS,
-                           progress=not args.quiet)
+                           truth_only=args.truth_only, progress=not args.quiet)
         print(report(res))
         return 1 if any("error" in r for r in res) else 0
     if args.what == "loops":
@@ -278,18 +336,31 @@ def cmd_data(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
+    import signal
+    import warnings
+
     from .errors import IramError
 
     handler = {"analyze": cmd_analyze, "plot": cmd_plot, "export": cmd_export, "train": cmd_train,
                "benchmark": cmd_benchmark, "data": cmd_data}[args.command]
+    try:  # SIGTERM unwinds like Ctrl-C, so temporary files are removed and outputs stay whole
+        old_term = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    except ValueError:  # not the main thread: leave signals to the caller
+        old_term = None
     try:
-        return handler(args)
+        with warnings.catch_warnings():
+            # the one-line promise: library warnings (decoders, matplotlib, madmom) are not the user's business
+            warnings.simplefilter("ignore")
+            return handler(args)
     except IramError as err:
         _err(str(err))
         return 1
     except KeyboardInterrupt:
         _err("interrupted; outputs written so far are complete")
         return 130
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
 
 
 if __name__ == "__main__":
