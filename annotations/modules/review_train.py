@@ -11,6 +11,7 @@ Line format: ``slug n role alt,alt|- why...``; ``slug n changes a-b:role[/alt,al
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 from pathlib import Path
 
@@ -18,26 +19,19 @@ ROLES = {"percussion", "bass", "chord", "melody", "fx", "voice", "none"}
 
 
 def read(path: Path) -> dict:
-    out: dict = {}
-    for k, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        sl, n, role, alt, *why = line.split()
-        e = out.setdefault(sl, {}).setdefault(n, {})
-        if role == "changes":
-            e["changes"] = []
-            for part in [alt] + why:
-                rng, _, ra = part.partition(":")
-                r, _, a = ra.partition("/")
-                first, last = rng.split("-")
-                alts = [x for x in a.split(",") if x]
-                assert r in ROLES and set(alts) <= ROLES, f"line {k}: bad role in {part}"
-                e["changes"].append({"orders": [int(first), int(last)], "role": r, "alt_roles": alts})
-        else:
-            alts = [] if alt == "-" else alt.split(",")
-            assert role in ROLES and set(alts) <= ROLES and role not in alts, f"line {k}: bad roles {role} {alt}"
-            assert why, f"line {k}: no why"
-            e.update(role=role, alt_roles=alts, why=" ".join(why))
+    """review-train.txt parsed by draft.py's ``read_review`` (same line format), every role checked."""
+    spec = importlib.util.spec_from_file_location("draft", Path(__file__).with_name("draft.py"))
+    draft = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(draft)
+    out = draft.read_review(path)
+    for sl, m in out.items():
+        for n, e in m.items():
+            assert n != "*", f"{sl}: '* checked' is not allowed here; every instrument needs its own line"
+            roles = [e.get("role", "none")] + e.get("alt_roles", [])
+            roles += [r for c in e.get("changes", []) for r in [c["role"]] + c["alt_roles"]]
+            assert set(roles) <= ROLES, f"{sl} {n}: unknown role in {roles}"
+            assert e.get("role") not in e.get("alt_roles", []), f"{sl} {n}: role repeated in alt_roles"
+            assert "role" not in e or e["why"], f"{sl} {n}: no why"
     return out
 
 
