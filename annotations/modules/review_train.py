@@ -35,12 +35,41 @@ def read(path: Path) -> dict:
     return out
 
 
+def compare(first: dict, second: dict) -> str:
+    """The hard disagreements (neither role among the other's role/alt_roles), as text with counts."""
+    from collections import Counter
+    hard, soft, same, pairs = [], 0, 0, Counter()
+    for sl, m in second.items():
+        for n, e in m.items():
+            f = first[sl][n]
+            if f["role"] == e["role"]:
+                same += 1
+            elif f["role"] in e["alt_roles"] or e["role"] in f.get("alt_roles", []):
+                soft += 1
+            else:
+                hard.append(f"{sl} {n} {e['name']!r} | first: {f['role']} {f.get('alt_roles', [])} {f['why']} | "
+                            f"second: {e['role']} {e['alt_roles']} {e['why']}")
+                pairs[(f["role"], e["role"])] += 1
+    tot = sum(map(len, second.values()))
+    drafts = sum(1 for sl in second for n in second[sl] if first[sl][n]["why"].startswith("draft"))
+    head = ["# Hard disagreements between roles.json (first annotator) and roles-train.json (second annotator),",
+            "# train split: neither annotator's role is among the other's role/alt_roles.",
+            f"# {tot} instruments in {len(second)} modules: same role {same} ({same / tot:.1%}); "
+            f"the other's role among the alt_roles {soft}; hard {len(hard)}.",
+            f"# {drafts} of the first annotator's {tot} train entries are drafts accepted with '* checked' (why starts 'draft').",
+            "# Most frequent (first -> second): " + ", ".join(f"{x}->{y} {c}" for (x, y), c in pairs.most_common(8)),
+            "# slug n name | first: role [alts] why | second: role [alts] why"]
+    return "\n".join(head + hard) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("stats")
     here = Path(__file__).parent
     ap.add_argument("--review", default=str(here / "review-train.txt"))
     ap.add_argument("--out", default=str(here / "roles-train.json"))
+    ap.add_argument("--compare", default=str(here / "roles-train-disagreements.txt"),
+                    help="write the hard disagreements with roles.json here ('' to skip)")
     a = ap.parse_args()
     review = read(Path(a.review))
     out = {}
@@ -60,6 +89,10 @@ def main() -> None:
         out[sl] = m
     Path(a.out).write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
     print(f"{len(out)} modules, {sum(map(len, out.values()))} instruments -> {a.out}")
+    if a.compare:
+        text = compare(json.loads((here / "roles.json").read_text()), out)
+        Path(a.compare).write_text(text)
+        print(*text.splitlines()[2:5], sep="\n")
 
 
 if __name__ == "__main__":
