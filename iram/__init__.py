@@ -4,6 +4,8 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .analyze import Analysis, analyze  # noqa: E402
+from .looptags import LoopTags  # noqa: E402
 from .roles import ROLES  # noqa: E402
+from .tagging import tag  # noqa: E402
 
-__all__ = ["ROLES", "Analysis", "analyze", "__version__"]
+__all__ = ["ROLES", "Analysis", "LoopTags", "analyze", "tag", "__version__"]
