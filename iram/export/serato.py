@@ -9,7 +9,6 @@ the file is restored from a backup and the export fails.
 from __future__ import annotations
 
 import base64
-import hashlib
 import shutil
 import struct
 from pathlib import Path
@@ -61,13 +60,13 @@ def parse_cue(data: bytes) -> dict:
 
 
 def audio_hash(path: Path) -> str:
-    import soundfile as sf
+    from ..audio import sample_hash
+    from ..errors import AudioError
 
     try:
-        x, sr = sf.read(str(path), dtype="int32")
-    except Exception as err:
+        return sample_hash(path)
+    except AudioError as err:
         raise ExportError(f"{path}: cannot decode the audio to check it stays unchanged ({err})") from err
-    return hashlib.sha256(x.tobytes() + str(sr).encode()).hexdigest()
 
 
 def _load(path: Path):
