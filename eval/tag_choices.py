@@ -45,11 +45,11 @@ def main() -> None:
         au = load_audio(folder / f, rates=(tagging.BEAT_SR, tagging.MODEL_SR))
         y16 = au.at(tagging.MODEL_SR)
         pulses.append(tagging.pulse(au.at(tagging.BEAT_SR), y16, au.duration))
-        x, _ = tagging.fill_window(y16, n_win, rhythmic=True)
+        x, _ = tagging.fill_window(y16, n_win, loop=True)
         for m in tagging.MODES:
             rows[m].append(tagging.score(model.net, x, mode=m))
         if len(y16) < n_win:
-            padded.append(tagging.score(model.net, tagging.fill_window(y16, n_win, rhythmic=False)[0]))
+            padded.append(tagging.score(model.net, tagging.fill_window(y16, n_win, loop=False)[0]))
             tiled.append(rows["whole"][-1])
     y = df[list(tagging.ROLES)].to_numpy(float)
     short = (df["duration"] < model.window).to_numpy()

@@ -40,8 +40,9 @@ def published_row(name: str, macro: dict) -> dict:
     return out
 
 
-def run_tags(files: list[Path], jobs: int) -> tuple[np.ndarray, list, list[str]]:
-    """Probabilities (n, 6), the LoopTags, and the errors, of the tag pipeline on ``files``."""
+def run_tags(files: list[Path], jobs: int, deadline: float = float("inf")) -> tuple[np.ndarray, list, list[str]]:
+    """Probabilities (n, 6), the LoopTags, and the errors, of the tag pipeline on ``files``
+    (on the first n of them, when time.time() passes ``deadline``)."""
     from tqdm import tqdm
 
     from iram.errors import IramError
@@ -56,6 +57,8 @@ def run_tags(files: list[Path], jobs: int) -> tuple[np.ndarray, list, list[str]]
         else:
             probs.append(np.array(t.probabilities))
             tags.append(t)
+        if time.time() > deadline:
+            break
     return np.array(probs), tags, errors
 
 
@@ -76,7 +79,7 @@ def tempo_scores(tags: list, ref_bpm: np.ndarray, ref_bars: np.ndarray | None = 
     return out
 
 
-def synthetic(folder: Path, n: int | None, jobs: int) -> tuple[dict, dict]:
+def synthetic(folder: Path, n: int | None, jobs: int, deadline: float) -> tuple[dict, dict]:
     from iram.data.dataset import read_labels
     from iram.evaluate import classification_scores
     from iram.model import load
@@ -87,7 +90,8 @@ def synthetic(folder: Path, n: int | None, jobs: int) -> tuple[dict, dict]:
     if set(df["split"]) != {"test"}:
         raise SystemExit(f"{folder}: this table is for test-split loops; the folder holds {set(df['split'])}")
     df = df.iloc[:n] if n else df
-    p, tags, errors = run_tags([folder / f for f in df["file"]], jobs)
+    p, tags, errors = run_tags([folder / f for f in df["file"]], jobs, deadline)
+    df = df.iloc[: len(p)]  # the loops done before the deadline: a prefix, in the generator's random order
     if errors:
         raise SystemExit(f"{len(errors)} test loops failed, e.g. {errors[0]}")
     y = df[list(ROLES)].to_numpy(float)
@@ -150,12 +154,13 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=None, help="first N loops only")
     ap.add_argument("--modules", default=None, help="folder of real-music test songs (<slug>/mix.flac + truth.json)")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--max-minutes", type=float, default=float("inf"), help="stop the synthetic loops after this long (a prefix is scored)")
     ap.add_argument("--out", default="eval/results/tag_table")
     args = ap.parse_args()
     t0 = time.time()
     load = os.getloadavg()
     res = {"rows": [], "meta": {}}
-    scores, meta = synthetic(Path(args.loops), args.n, args.jobs)
+    scores, meta = synthetic(Path(args.loops), args.n, args.jobs, t0 + 60 * args.max_minutes)
     res["rows"].append(row(f"iram tag (HCNN, loop thresholds): {meta['n']} synthetic test loops", scores))
     res["meta"]["synthetic"] = {**meta, "scores": scores}
     if args.modules and list(Path(args.modules).glob("*/truth.json")):

@@ -161,11 +161,19 @@ def tag_library(files: list[Path], *, out: str | Path | None = None, write: bool
     instead of running the model. Files that fail are reported to ``on_error``
     (one line each) and skipped. Returns (tags in input order, number failed).
     """
+    import sys
+
     from tqdm import tqdm
 
     from .metadata import read_tags, write_tags
 
-    report = on_error or (lambda msg: None)
+    def report(msg: str) -> None:
+        if on_error is not None:
+            with tqdm.external_write_mode(file=sys.stderr):  # the line goes above the progress bar
+                on_error(msg)
+
+    if read and write:
+        raise IramError("--read reads the tags stored in files; leave out --write-tags")
     if out is not None:
         table_format(out)
         folder = Path(out).parent

@@ -11,7 +11,7 @@ from .roles import ROLES
 
 FILLS = ("none", "tiled", "padded")
 """How audio shorter than the model's window was made to fill it: not at all (long
-enough), repeated whole (a rhythmic loop) or followed by silence (a one-shot)."""
+enough), repeated whole (a loop, 1 s or longer) or followed by silence (a one-shot)."""
 
 CSV_COLUMNS = ("path", "roles", *ROLES, "duration", "bpm", "bars", "fill", "model")
 

@@ -50,13 +50,13 @@ def test_looptags_round_trip_through_json_and_csv(tmp_path):
         read_table(tmp_path / "bad.csv")
 
 
-def test_short_audio_is_tiled_when_rhythmic_and_padded_when_not():
+def test_short_loops_are_tiled_and_one_shots_padded():
     y = np.arange(1, 11, dtype=np.float32)
-    t, how = fill_window(y, 25, rhythmic=True)
+    t, how = fill_window(y, 25, loop=True)
     assert how == "tiled" and len(t) == 30 and np.array_equal(t[10:20], y)
-    p, how = fill_window(y, 25, rhythmic=False)
+    p, how = fill_window(y, 25, loop=False)
     assert how == "padded" and len(p) == 25 and np.array_equal(p[:10], y) and not p[10:].any()
-    assert fill_window(y, 10, rhythmic=False) == (y, "none")
+    assert fill_window(y, 10, loop=False) == (y, "none")
 
 
 def test_a_whole_bar_loop_gets_the_tempo_that_fits_it():
