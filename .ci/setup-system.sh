@@ -5,7 +5,8 @@ SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-  fluid-soundfont-gm fluidsynth libfluidsynth3 hydrogen-drumkits espeak-ng ffmpeg sox libsndfile1 >/dev/null
+  fluid-soundfont-gm fluidsynth libfluidsynth3 hydrogen-drumkits espeak-ng ffmpeg sox libsndfile1 libopenmpt0 \
+  klettres-data ktuberling-data hedgewars-data >/dev/null
 # CC0 Sonic Pi samples (npm), where iram.data.sources looks for them.
 if ! ls "$HOME/.cache/iram/sonic-pi/node_modules/supersonic-scsynth-samples/samples/"*.flac >/dev/null 2>&1; then
   mkdir -p "$HOME/.cache/iram/sonic-pi"

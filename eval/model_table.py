@@ -17,10 +17,12 @@ import numpy as np
 
 from iram.activations import frame_features, score_segments
 from iram.annotations import load_set
+from iram.choices import MODES
 from iram.audio import load as load_audio
 from iram.baseline import Baseline, clip_features
 from iram.data.dataset import load_dataset
 from iram.evaluate import best_thresholds, classification_scores
+from iram.io import shown_path
 from iram.model import load
 from iram.roles import ROLES
 from iram.train import crop, predict_clips
@@ -91,7 +93,7 @@ def main() -> None:
         results["loops"].append(row(name, classification_scores(test.labels, predict_clips(m.net, test), loop_th)))
         results["segments"].append(row(name, classification_scores(y_seg, cnn_segments(m, truths, audio), th)))
         if path is None:
-            for mode in ("segment", "mean", "max"):
+            for mode in MODES:
                 s = classification_scores(y_seg, cnn_segments(m, truths, audio, mode), th)
                 results["modes"].append({"mode": mode, **s["macro"]})
     # classical baseline: features of the first 3 s of each loop (as the CNNs see), forests per role
@@ -106,7 +108,7 @@ def main() -> None:
     results["loops"].append(row(name, classification_scores(test.labels, bl.predict_proba(feats(test, range(len(test.files)))), th)))
     results["segments"].append(row(name, classification_scores(y_seg, baseline_segments(bl, truths, audio), th)))
     results["meta"] = {"test_loops": len(test.files), "composed_tracks": len(truths), "composed_segments": int(len(y_seg)),
-                       "tracks_dir": str(tracks), "baseline_train_loops": int(len(idx)), "seconds": time.time() - t0}
+                       "tracks_dir": shown_path(tracks), "baseline_train_loops": int(len(idx)), "seconds": time.time() - t0}
     md = md_table(results["loops"], f"(a) {len(test.files)} test loops, sound sources unseen in training")
     md += "\n" + md_table(results["segments"], f"(b) {len(y_seg)} four-bar segments of {len(truths)} composed tracks (test-split sources)")
     if results["modes"]:

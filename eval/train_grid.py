@@ -111,6 +111,9 @@ def main() -> None:
     args = ap.parse_args()
 
     from iram import beats
+    from iram.data.tracks import refuse_held_out
+
+    refuse_held_out(args.train + args.valid)
 
     def load(folders):
         return [track_candidates(w) for f in folders for w in sorted(Path(f).glob("track_*.wav"))]

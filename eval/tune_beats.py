@@ -58,6 +58,8 @@ def main() -> None:
     args = ap.parse_args()
     import pandas as pd
 
+    from iram.data.tracks import refuse_held_out
+
     refuse_held_out(args.folders)
     wavs = sorted(w for f in args.folders for w in Path(f).glob("track_*.wav"))
     df = pd.DataFrame([score_track(w) for w in wavs])
@@ -66,17 +68,6 @@ def main() -> None:
     print(df.round(3).to_string(index=False))
     print(f"\n{len(df)} tracks: tempo within 1% {df.tempo_1pc.mean():.3f}, beat F {df.beat_f.mean():.3f}, "
           f"downbeat F {df.downbeat_f.mean():.3f}")
-
-
-def refuse_held_out(folders) -> None:
-    """Exit if a composed track in ``folders`` was made from test-split sources: no
-    tuning may use them."""
-    from iram.data.sources import split_of
-
-    held_out = {sid for sid, split in split_of().items() if split == "test"}
-    for p in (p for f in folders for p in Path(f).glob("*.truth.json")):
-        if set(json.loads(p.read_text())["sources"].values()) & held_out:
-            raise SystemExit(f"{p}: made from test-split sources; tune only on --split valid tracks")
 
 
 if __name__ == "__main__":

@@ -18,17 +18,15 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
 
 
 def main() -> None:
     from iram.analyze import analyze
     from iram.annotations import load_set
     from iram.benchmark import align
+    from iram.data.tracks import refuse_held_out
     from iram.evaluate import best_thresholds, classification_scores
-    from iram.io import atomic_path
-    from iram.model import load
-    from tune_beats import refuse_held_out
+    from iram.model import load, save
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None)
@@ -55,12 +53,10 @@ def main() -> None:
     after = classification_scores(y, p, th)["macro"]
     print(f"loop thresholds {np.round(loop_th, 2)}: accuracy {before['accuracy']:.3f}, F1 {before['f1']:.3f}")
     print(f"arrangement thresholds {np.round(th, 2)}: accuracy {after['accuracy']:.3f}, F1 {after['f1']:.3f}")
-    ckpt = torch.load(model.path, map_location="cpu", weights_only=True)
-    ckpt["training"]["loop_thresholds"] = [float(v) for v in loop_th]
-    ckpt["thresholds"] = [float(v) for v in th]
-    ckpt["training"]["thresholds"] = f"best {args.criterion} per role on {len(y)} segments of {len(ys)} composed tracks from validation sources ({', '.join(map(str, folders))})"
-    with atomic_path(args.out) as tmp:
-        torch.save(ckpt, tmp)
+    training = dict(model.training, loop_thresholds=[float(v) for v in loop_th],
+                    thresholds=f"best {args.criterion} per role on {len(y)} segments of {len(ys)} composed tracks "
+                               f"from validation sources ({', '.join(map(str, folders))})")
+    save(args.out, model.net, thresholds=th, name=model.name, version=model.version, training=training, metrics=model.metrics)
 
 
 if __name__ == "__main__":

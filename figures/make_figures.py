@@ -1,6 +1,9 @@
-"""Draw the README's figures and tables.
+"""Draw the figures and tables of the README and docs/model-card.md.
 
 Usage: python figures/make_figures.py [--corpus work/corpus] [--results eval/results]
+
+The two benchmark figures need ``iram benchmark --set composed --out eval/results`` first: it
+writes the scores and the per-track predictions (``predictions-composed/``, not committed).
 
 - figures/loops_by_role.png: spectrograms of single-role stems, three per role (test-split sources)
 - figures/corpus.md: examples per role and per combination size in each split
@@ -73,7 +76,7 @@ def benchmark_track(results: Path, out: Path) -> None:
     report = json.loads((results / "composed.json").read_text())
     preds = sorted((results / "predictions-composed").glob("*.iram.json"))
     a = load_results(preds[0])
-    truth = load_truth_json(Path(report["dir"]) / preds[0].name.replace(".iram.json", ".truth.json"))
+    truth = load_truth_json(Path(report["dir"]).expanduser() / preds[0].name.replace(".iram.json", ".truth.json"))
     # ground truth drawn on the predicted segment grid (each predicted segment: overlap-weighted truth)
     pi = np.array([[s.start, s.end] for s in a.segments])
     gt = np.nan_to_num(align(pi, truth.intervals, truth.roles))
@@ -105,7 +108,7 @@ def main() -> None:
     loops_by_role(HERE / "loops_by_role.png")
     corpus_table(Path(args.corpus), HERE / "corpus.md")
     results = Path(args.results)
-    if (results / "composed.json").exists():
+    if (results / "predictions-composed").is_dir():
         benchmark_track(results, HERE / "benchmark_track.png")
         role_scores(results, HERE / "role_scores.png")
 

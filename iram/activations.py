@@ -13,12 +13,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .choices import MODES
 from .errors import ModelError
 from .model import RoleCNN
 
 CHUNK_S, CONTEXT_S = 60.0, 4.0
 EDGE_S = 0.75  # seconds left out at each end of a segment when pooling
-MODES = ("segment", "mean", "max")
 
 
 @torch.inference_mode()

@@ -16,8 +16,16 @@ import numpy as np
 from .errors import AnnotationError
 from .roles import ROLES
 
-DRYSDALE_CANDIDATES = (Path(__file__).resolve().parent.parent.parent / "shared" / "annotations" / "drysdale2022",
-                       Path.cwd().parent / "shared" / "annotations" / "drysdale2022")
+SETS: tuple[str, ...] = ("drysdale2022", "composed", "custom", "modules")
+"""Names of the annotation sets :func:`load_set` reads and ``iram benchmark --set`` accepts."""
+
+
+def drysdale_candidates() -> tuple[Path, ...]:
+    """Where the drysdale2022 annotations are looked for: ``shared/`` beside the checkout, then beside the current folder."""
+    tail = Path("shared") / "annotations" / "drysdale2022"
+    return Path(__file__).resolve().parent.parent.parent / tail, Path.cwd().parent / tail
+
+
 # index: (title, artist, genre, BPM, duration "m:ss"), from the set's README
 DRYSDALE_TRACKS = {
     0: ("Come On Let's Go", "Le Gang", "Hip Hop", 154, "2:26"),
@@ -60,7 +68,8 @@ def _check(name, intervals, roles):
 
 def load_drysdale(folder: str | Path | None = None, *, mapping: str = "figure") -> list[Truth]:
     """The ten tracks of Drysdale (2022), read in place; segments are 16 beats at the listed BPM from 0 s."""
-    folder = Path(folder) if folder else next((c for c in DRYSDALE_CANDIDATES if c.is_dir()), DRYSDALE_CANDIDATES[0])
+    candidates = drysdale_candidates()
+    folder = Path(folder) if folder else next((c for c in candidates if c.is_dir()), candidates[0])
     if mapping not in DRYSDALE_MAPPINGS:
         raise AnnotationError(f"unknown row mapping {mapping!r}; choose {' or '.join(DRYSDALE_MAPPINGS)}")
     if not folder.is_dir():
@@ -168,9 +177,17 @@ def load_custom_csv(path: str | Path) -> list[Truth]:
     return out
 
 
-def load_set(name: str, folder: str | Path | None = None, *, mapping: str = "figure") -> list[Truth]:
+def load_set(name: str, folder: str | Path | None = None, *, mapping: str = "figure", split: str = "test") -> list[Truth]:
+    """The Truth objects of a set; ``split`` picks the rendered modules' split (``modules`` only)."""
     if name == "drysdale2022":
         return load_drysdale(folder, mapping=mapping)
+    if name == "modules":
+        from .data.modules import load_set as load_modules
+
+        if folder is None:
+            raise AnnotationError("modules needs the folder the modules were rendered to: iram benchmark --set modules DIR "
+                                  "(render with 'iram data modules --out DIR')")
+        return load_modules(folder, split=split)
     folder = Path(folder) if folder else None
     if folder is None or not folder.is_dir():
         raise AnnotationError(f"{folder}: annotation folder not found")
@@ -185,4 +202,4 @@ def load_set(name: str, folder: str | Path | None = None, *, mapping: str = "fig
         if not out:
             raise AnnotationError(f"{folder}: no annotation CSV or .truth.json files; see annotations/README.md")
         return out
-    raise AnnotationError(f"unknown set {name!r}; choose drysdale2022, composed or custom")
+    raise AnnotationError(f"unknown set {name!r}; choose {', '.join(SETS)}")

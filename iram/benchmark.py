@@ -14,11 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .annotations import Truth
+from .annotations import DRYSDALE_MAPPINGS, SETS, Truth
 from .errors import AnnotationError
 from .evaluate import classification_scores
 from .roles import ROLES
 
+DEFAULT_OUT = Path("iram-benchmark")
+"""Where ``iram benchmark`` writes when no ``--out`` is given: a folder in the current directory."""
 LENGTH_TOLERANCE = 0.1  # annotation and prediction may differ in length by this share of the track
 
 
@@ -63,6 +65,32 @@ def beat_scores(truth: Truth, a) -> dict:
     return out
 
 
+def madmom_dbn(audio_path: str | Path) -> dict:
+    """madmom's own downbeat tracker alone (RNN activations, then ``DBNDownBeatTrackingProcessor``
+    in 4/4 as :func:`iram.beats.decode` runs it): {bpm, beats, downbeats} in seconds."""
+    from . import audio as audio_mod
+    from .analyze import BEAT_SR
+    from .beats import activations, decode
+
+    y = audio_mod.to_int16(audio_mod.load(audio_path, rates=(BEAT_SR,)).at(BEAT_SR))
+    d = decode(activations(y, BEAT_SR))
+    beats = d[:, 0] if len(d) else np.zeros(0)
+    return {"bpm": float(60 / np.median(np.diff(beats))) if len(beats) > 1 else 0.0,
+            "beats": [round(float(b), 4) for b in beats], "downbeats": [round(float(b), 4) for b in d[d[:, 1] == 1, 0]] if len(d) else []}
+
+
+def madmom_scores(truth: Truth, m: dict) -> dict:
+    """Tempo, beat and downbeat scores of madmom's tracker alone, keys prefixed ``madmom_``."""
+    from types import SimpleNamespace
+
+    a = SimpleNamespace(beats=np.array(m["beats"]), downbeats=np.array(m["downbeats"]), segments=[])
+    out = {k: v for k, v in beat_scores(Truth(truth.name, np.zeros((0, 2)), truth.roles[:, :0], beats=truth.beats,
+                                                 downbeats=truth.downbeats), a).items()}
+    if truth.tempo:
+        out.update(tempo_scores(truth.tempo, m["bpm"]))
+    return {f"madmom_{k}": v for k, v in out.items()}
+
+
 def section_scores(truth: Truth, a) -> dict:
     import mir_eval
 
@@ -77,10 +105,11 @@ def section_scores(truth: Truth, a) -> dict:
     return out
 
 
-def score_set(truths: list[Truth], analyses: list, thresholds) -> dict:
-    """Pooled role metrics and per-track tempo/beat/section scores."""
+def score_set(truths: list[Truth], analyses: list, thresholds, madmom: list[dict | None] | None = None) -> dict:
+    """Pooled role metrics and per-track tempo/beat/section scores; with ``madmom`` (one
+    :func:`madmom_dbn` result per track) also madmom's tracker alone, as ``madmom_*`` keys."""
     ys, ps, tracks = [], [], []
-    for t, a in zip(truths, analyses):
+    for k, (t, a) in enumerate(zip(truths, analyses)):
         if a is None:
             continue
         pi = np.array([[s.start, s.end] for s in a.segments])
@@ -93,6 +122,8 @@ def score_set(truths: list[Truth], analyses: list, thresholds) -> dict:
             row.update(tempo_scores(t.tempo, a.bpm), ref_bpm=t.tempo)
         row.update(beat_scores(t, a))
         row.update(section_scores(t, a))
+        if madmom and madmom[k]:
+            row.update(madmom_scores(t, madmom[k]))
         annotated = ~np.isnan(t.roles) & ~np.isnan(ali)
         on = ali >= np.asarray(thresholds)[:, None]
         row["accuracy"] = float((on == (t.roles > 0.5))[annotated].mean()) if annotated.any() else None
@@ -102,14 +133,11 @@ def score_set(truths: list[Truth], analyses: list, thresholds) -> dict:
     y, p = np.concatenate(ys, axis=1), np.concatenate(ps, axis=1)
     roles = [r for i, r in enumerate(ROLES) if not np.all(np.isnan(y[i]))]
     idx = [ROLES.index(r) for r in roles]
-    keep = ~np.isnan(p[idx]).any(axis=0) & ~np.isnan(y[idx]).any(axis=0)
+    keep = ~np.isnan(p[idx]).any(axis=0) & ~np.isnan(y[idx]).all(axis=0)  # a masked cell leaves only its role
     scores = classification_scores(y[idx][:, keep].T, p[idx][:, keep].T, np.asarray(thresholds)[idx], roles=roles)
     summary = {}
-    for k in ("within_1pc", "within_4pc", "within_4pc_octave", "on_phrase_grid"):
-        v = [r[k] for r in tracks if k in r]
-        if v:
-            summary[k] = float(np.mean(v))
-    for k in ("beat_f", "downbeat_f", "hit_f_0.5s", "hit_f_3.0s"):
+    for k in ("within_1pc", "within_4pc", "within_4pc_octave", "on_phrase_grid", "beat_f", "downbeat_f", "hit_f_0.5s", "hit_f_3.0s",
+              "madmom_within_1pc", "madmom_within_4pc", "madmom_within_4pc_octave", "madmom_beat_f", "madmom_downbeat_f"):
         v = [r[k] for r in tracks if k in r]
         if v:
             summary[k] = float(np.mean(v))
@@ -124,77 +152,124 @@ def markdown(result: dict, title: str) -> str:
         lines.append(f"| {r} | {fmt(v['roc_auc'])} | {fmt(v['pr_auc'])} | {fmt(v['f1'])} | {fmt(v['accuracy'])} | {fmt(v['pearson'])} | {v['support']} |")
     m = sc["macro"]
     lines.append(f"| **macro** | {fmt(m['roc_auc'])} | {fmt(m['pr_auc'])} | {fmt(m['f1'])} | {fmt(m['accuracy'])} | {fmt(m['pearson'])} | {sc['n']} segments |")
-    if result["summary"]:
-        lines += ["", "| " + " | ".join(result["summary"]) + " |", "|" + "---|" * len(result["summary"]),
-                  "| " + " | ".join(f"{v:.3f}" for v in result["summary"].values()) + " |"]
+    ours = {k: v for k, v in result["summary"].items() if not k.startswith("madmom_")}
+    if ours:
+        lines += ["", "| " + " | ".join(ours) + " |", "|" + "---|" * len(ours),
+                  "| " + " | ".join(f"{v:.3f}" for v in ours.values()) + " |"]
+    theirs = [k for k in ("within_1pc", "within_4pc", "within_4pc_octave", "beat_f", "downbeat_f") if f"madmom_{k}" in result["summary"]]
+    if theirs:
+        lines += ["", "| tracker | " + " | ".join(theirs) + " |", "|---" * (len(theirs) + 1) + "|",
+                  "| iram | " + " | ".join(fmt(ours.get(k)) for k in theirs) + " |",
+                  "| madmom DBNDownBeatTrackingProcessor alone | " + " | ".join(fmt(result["summary"][f"madmom_{k}"]) for k in theirs) + " |"]
     return "\n".join(lines) + "\n"
 
 
-def _analyses(truths: list[Truth], args, pred_dir: Path, log) -> list:
+def _analyses(truths: list[Truth], *, predictions: Path | None, model_path: str | Path | None,
+               pred_dir: Path, quiet: bool, log, by_name: bool = False, madmom: list | None = None) -> list:
+    """Analyses of every truth's audio (or reloaded predictions). ``by_name``: each track's results
+    go to a subfolder named after it (rendered modules all call their audio mix.flac). A list
+    given as ``madmom`` receives madmom's tracker alone per track (:func:`madmom_dbn`), saved
+    beside the prediction as ``<stem>.madmom.json`` and reloaded from there."""
     from tqdm import tqdm
 
     from .analyze import analyze_with_audio, load_results, save
     from .model import load
 
     out, model = [], None
-    for t in tqdm(truths, desc="benchmark", disable=args.quiet, file=sys.stderr):
-        if args.predictions:
-            stem = Path(t.audio).stem if t.audio else t.name
-            f = Path(args.predictions) / f"{stem}.iram.json"
+    for t in tqdm(truths, desc="benchmark", disable=quiet, file=sys.stderr):
+        stem = Path(t.audio).stem if t.audio else t.name
+        sub = t.name if by_name else ""
+        if predictions:
+            f = predictions / sub / f"{stem}.iram.json"
             if not f.exists():
                 log(f"no saved prediction {f}; skipped")
                 out.append(None)
-                continue
-            out.append(load_results(f))
-            continue
-        if t.audio is None:
+            else:
+                out.append(load_results(f))
+        elif t.audio is None:
             out.append(None)
-            continue
-        model = model or load(args.model)
-        a, y16 = analyze_with_audio(t.audio, model=model)
-        save(a, pred_dir, audio=y16)
-        out.append(a)
+        else:
+            model = model or load(model_path)
+            a, y16 = analyze_with_audio(t.audio, model=model)
+            (pred_dir / sub).mkdir(parents=True, exist_ok=True)
+            save(a, pred_dir / sub, audio=y16)
+            out.append(a)
+        if madmom is not None:
+            f = (predictions or pred_dir) / sub / f"{stem}.madmom.json"
+            if f.exists():
+                madmom.append(json.loads(f.read_text()))
+            elif out[-1] is not None and t.audio is not None:
+                from .io import write_text
+
+                madmom.append(madmom_dbn(t.audio))
+                f.parent.mkdir(parents=True, exist_ok=True)
+                write_text(f, json.dumps(madmom[-1]))
+            else:
+                madmom.append(None)
     return out
 
 
-def run_benchmark(args) -> dict:
-    from .annotations import load_set, match_drysdale_audio
-    from .io import write_text
+def run_benchmark(set_name: str, *, folder: str | Path | None = None, audio: str | Path | None = None,
+                  annotations: str | Path | None = None, predictions: str | Path | None = None,
+                  model: str | Path | None = None, n: int = 10, out: str | Path = DEFAULT_OUT,
+                  split: str = "test", quiet: bool = False) -> dict:
+    """Analyse (or reload) every track of an annotated set, score it, and write ``<set>.json`` and ``<set>.md``.
 
-    log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
-    name = args.set_name
-    if name not in ("drysdale2022", "composed", "custom"):
-        raise AnnotationError(f"unknown set {name!r}; choose drysdale2022, composed or custom")
-    if name == "drysdale2022" and not args.predictions and not args.audio:
+    Parameters
+    ----------
+    set_name : one of :data:`iram.annotations.SETS`.
+    folder : composed: folder of tracks (default: generate ``n`` test-split tracks in the user cache);
+        custom: annotation folder.
+    audio : drysdale2022: folder with the user's copies of the ten tracks.
+    annotations : drysdale2022: annotation folder (default: found beside the checkout).
+    predictions : reuse saved ``.iram.json`` results from this folder instead of running the model.
+    model : checkpoint to use instead of the bundled one.
+    n : composed: tracks to generate when no folder is given.
+    split : modules: which split of the rendered modules in ``folder`` (train, valid, test or all);
+        madmom's own downbeat tracker is scored beside iram for beats, downbeats and tempo.
+    out : results folder; analyses go to ``out/predictions-<set>/``.
+    quiet : no progress bar or log lines on stderr.
+    """
+    from .annotations import load_set, match_drysdale_audio
+    from .io import shown_path, write_text
+
+    log = (lambda m: None) if quiet else (lambda m: print(m, file=sys.stderr))
+    name = set_name
+    if name not in SETS:
+        raise AnnotationError(f"unknown set {name!r}; choose {', '.join(SETS)}")
+    if name == "drysdale2022" and not predictions and not audio:
         raise AnnotationError("drysdale2022 needs --audio DIR with your copies of the ten tracks (not included)")
-    out = Path(args.out)
+    predictions = Path(predictions) if predictions else None
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    readings = ["figure", "blog"] if name == "drysdale2022" else ["default"]
-    if name == "composed" and not args.dir:
-        folder = Path.home() / ".cache" / "iram" / f"composed-n{args.n}"
+    readings = list(DRYSDALE_MAPPINGS) if name == "drysdale2022" else ["default"]
+    if name == "composed" and not folder:
+        folder = Path.home() / ".cache" / "iram" / f"composed-n{n}"
         if not list(folder.glob("*.truth.json")):
             from .data.tracks import make_tracks
 
-            log(f"generating {args.n} composed tracks in {folder} (test-split sources)")
-            make_tracks(n=args.n, out=folder, seed=0, progress=not args.quiet)
-        args.dir = str(folder)
+            log(f"generating {n} composed tracks in {folder} (test-split sources)")
+            make_tracks(n=n, out=folder, seed=0, progress=not quiet)
     results = {}
     analyses = None
     for reading in readings:
-        truths = load_set(name, args.annotations if name == "drysdale2022" else args.dir, mapping=reading)
-        if name == "drysdale2022" and not args.predictions:
-            for line in match_drysdale_audio(truths, args.audio):
+        truths = load_set(name, annotations if name == "drysdale2022" else folder, mapping=reading, split=split)
+        if name == "drysdale2022" and not predictions:
+            for line in match_drysdale_audio(truths, audio):
                 log(line)
         if analyses is None:
             (out / f"predictions-{name}").mkdir(parents=True, exist_ok=True)
-            analyses = _analyses(truths, args, out / f"predictions-{name}", log)
+            madmom = [] if name == "modules" else None
+            analyses = _analyses(truths, predictions=predictions, model_path=model, pred_dir=out / f"predictions-{name}",
+                                 quiet=quiet, log=log, by_name=name == "modules", madmom=madmom)
         from .model import load
 
-        thresholds = analyses[next(i for i, a in enumerate(analyses) if a is not None)].thresholds if any(analyses) else load(args.model).thresholds
-        results[reading] = score_set(truths, analyses, thresholds)
-    report = {"set": name, "dir": args.dir, "seconds": time.time() - t0, "results": results,
-              "model": next((a.model for a in analyses if a is not None), {})}
+        thresholds = analyses[next(i for i, a in enumerate(analyses) if a is not None)].thresholds if any(analyses) else load(model).thresholds
+        results[reading] = score_set(truths, analyses, thresholds, madmom=madmom)
+    model_info = next((a.model for a in analyses if a is not None), {})
+    report = {"set": name, "dir": shown_path(folder), **({"split": split} if name == "modules" else {}), "seconds": time.time() - t0, "results": results,
+              "model": {k: v for k, v in model_info.items() if k != "path"}}  # no machine paths in a report meant to be shared
     md = "".join(markdown(r, f"{name}" + (f" (row reading: {k})" if name == "drysdale2022" else "")) + "\n" for k, r in results.items())
     write_text(out / f"{name}.json", json.dumps(report, indent=1))
     write_text(out / f"{name}.md", md)

@@ -12,6 +12,9 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .annotations import SETS
+from .benchmark import DEFAULT_OUT
+from .choices import DEVICES, MODES
 
 EXPORT_FORMATS = ("rekordbox", "traktor", "serato", "mixxx", "audacity", "csv", "json")
 
@@ -26,8 +29,8 @@ def get_parser() -> argparse.ArgumentParser:
     a.add_argument("--demo", action="store_true", help="also analyse the bundled one-minute demo track (outputs to -o, default .)")
     a.add_argument("-o", "--outdir", help="output folder (default: beside each input)")
     a.add_argument("--model", help="checkpoint to use instead of the bundled one")
-    a.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    a.add_argument("--mode", default="segment", choices=("segment", "mean", "max"), help="how a segment's frames become one score")
+    a.add_argument("--device", default="auto", choices=DEVICES)
+    a.add_argument("--mode", default="segment", choices=MODES, help="how a segment's frames become one score")
     a.add_argument("--skip-existing", action="store_true", help="skip inputs whose .iram.json exists")
     a.add_argument("--no-plot", action="store_true", help="do not draw the PNG")
     a.add_argument("--export", action="append", choices=EXPORT_FORMATS, default=[], help="also export sections as cues (repeatable)")
@@ -53,6 +56,8 @@ def get_parser() -> argparse.ArgumentParser:
                    "channel 1 up to Nyquist; 128: harmonic 6 of the top band at Nyquist); log-mel: mel bands (the ablation used 128)")
     t.add_argument("--tracks", action="append", help="folder of annotated tracks (NAME.wav + NAME.truth.json) whose 4-bar segments are trained on too (repeatable)")
     t.add_argument("--valid-tracks", action="append", help="folder of annotated validation tracks: early stopping also counts their segments (repeatable)")
+    t.add_argument("--modules", help="folder of rendered tracker modules ('iram data modules --out'): train on their train split's "
+                   "segments; early stopping and the thresholds use the valid split's segments alone")
     t.add_argument("--init", help="start from this checkpoint's weights and configuration (fine-tuning)")
     t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
     t.add_argument("--epochs", type=int, default=30)
@@ -60,20 +65,23 @@ def get_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-minutes", type=float, default=40.0)
     t.add_argument("--eq-db", type=float, default=0.0, help="random-EQ augmentation strength in dB (default 0: off)")
     t.add_argument("--shift", type=float, default=0.0, help="random pitch-and-formant shift of each crop, up to +-SHIFT semitones (default 0: off)")
+    t.add_argument("--master", type=float, default=0.0, help="share of examples sent through a random mastering chain: "
+                   "EQ tilt, bus compression, limiter drive, MP3 round trip (default 0: off)")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    t.add_argument("--device", default="auto", choices=DEVICES)
     t.add_argument("-q", "--quiet", action="store_true")
 
     b = sub.add_parser("benchmark", help="score maps against annotations")
-    b.add_argument("--set", required=True, dest="set_name", help="drysdale2022, composed or custom")
-    b.add_argument("dir", nargs="?", help="composed: folder of tracks (default: generate a small set); custom: annotation folder")
+    b.add_argument("--set", required=True, dest="set_name", help=" or ".join(SETS))
+    b.add_argument("dir", nargs="?", help="composed: folder of tracks (default: generate a small set); custom: annotation folder; "
+                   "modules: the folder 'iram data modules --out' rendered to")
+    b.add_argument("--split", default="test", choices=("train", "valid", "test", "all"), help="modules: which split to score (default test)")
     b.add_argument("--audio", help="drysdale2022: folder with the user's copies of the ten tracks")
     b.add_argument("--annotations", help="drysdale2022: annotation folder (default ../shared/annotations/drysdale2022)")
-    b.add_argument("--mapping", default="figure", help="drysdale2022 row reading: figure (C,M,F,B,P) or blog (B,D,FX,M)")
     b.add_argument("--predictions", help="reuse saved .iram.json results from this folder")
     b.add_argument("--model", help="checkpoint to use instead of the bundled one")
     b.add_argument("--n", type=int, default=10, help="composed: tracks to generate when no folder is given")
-    b.add_argument("--out", default="eval/results", help="where JSON and Markdown results go")
+    b.add_argument("--out", default=str(DEFAULT_OUT), help=f"where JSON and Markdown results go (default: ./{DEFAULT_OUT})")
     b.add_argument("-q", "--quiet", action="store_true")
 
     tg = sub.add_parser("tag", help="tag loops and one-shots with roles, tempo and bars: a table, or the files' own metadata")
@@ -110,6 +118,12 @@ def get_parser() -> argparse.ArgumentParser:
     tr.add_argument("--split", default="test", help="sources to use (default test: never heard in training)")
     tr.add_argument("--jobs", type=int, default=1)
     tr.add_argument("-q", "--quiet", action="store_true")
+    mo = dsub.add_parser("modules", help="Debian's tracker modules: mix, stems, exact grid and role truth per module")
+    mo.add_argument("--out", required=True, help="folder: OUT/<split>/<slug>/{mix.flac,stems/,truth.json}")
+    mo.add_argument("--split", default="all", choices=("train", "valid", "test", "all"))
+    mo.add_argument("--jobs", type=int, default=1)
+    mo.add_argument("--annotations", help="folder with modules.csv and roles.json (default: annotations/modules of this checkout)")
+    mo.add_argument("-q", "--quiet", action="store_true")
     return p
 
 
@@ -212,10 +226,10 @@ def cmd_train(args) -> int:
     from .train import TrainConfig, train
 
     cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps, max_minutes=args.max_minutes, seed=args.seed,
-                      lr=args.lr, eq_db=args.eq_db, shift=args.shift)
+                      lr=args.lr, eq_db=args.eq_db, shift=args.shift, master=args.master)
     mcfg = ModelConfig(front=FrontEndConfig(harmonic=not args.no_harmonic, n_bands=args.bands))
     r = train(args.data, args.valid, args.out, model_cfg=mcfg, cfg=cfg, device=args.device, test_dir=args.test,
-              tracks=args.tracks, valid_tracks=args.valid_tracks, init=args.init, progress=not args.quiet)
+              tracks=args.tracks, valid_tracks=args.valid_tracks, modules=args.modules, init=args.init, progress=not args.quiet)
     m = r["metrics"].get("test", r["metrics"]["valid"])["macro"]
     print(f"{args.out}: macro ROC-AUC {m['roc_auc']:.4f}, PR-AUC {m['pr_auc']:.4f}, F1 {m['f1']:.4f} "
           f"({'test' if 'test' in r['metrics'] else 'valid'}), {r['training']['minutes']:.1f} min")
@@ -225,7 +239,8 @@ def cmd_train(args) -> int:
 def cmd_benchmark(args) -> int:
     from .benchmark import run_benchmark
 
-    run_benchmark(args)
+    run_benchmark(args.set_name, folder=args.dir, audio=args.audio, annotations=args.annotations, predictions=args.predictions,
+                  model=args.model, n=args.n, out=args.out, split=args.split, quiet=args.quiet)
     return 0
 
 
@@ -255,6 +270,13 @@ def cmd_find(args) -> int:
 
 
 def cmd_data(args) -> int:
+    if args.what == "modules":
+        from .data.modules import ANNOTATIONS, make_modules, report
+
+        res = make_modules(out=args.out, split=args.split, jobs=args.jobs, annotations=args.annotations or ANNOTATIONS,
+                           progress=not args.quiet)
+        print(report(res))
+        return 1 if any("error" in r for r in res) else 0
     if args.what == "loops":
         from .data.loops import make_loops
 

@@ -60,3 +60,14 @@ def output_dir(path: str | os.PathLike, *, option: str = "-o", error: type[IramE
     if not os.access(path, os.W_OK):
         raise error(f"{path}: output folder is not writable; choose another with {option}")
     return path
+
+
+def shown_path(path: str | os.PathLike | None) -> str | None:
+    """``path`` as a user would type it: under the home folder as ``~/...``, so shared reports carry no user name."""
+    if path is None:
+        return None
+    p = Path(path).expanduser()
+    try:
+        return str(Path("~") / p.resolve().relative_to(Path.home().resolve()))
+    except ValueError:
+        return str(path)

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .choices import DEVICES
 from .errors import ModelError
 from .features import FrontEndConfig, front_end
 from .roles import ROLES
@@ -150,6 +151,6 @@ def pick_device(device: str = "auto") -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
         raise ModelError("--device cuda: no CUDA GPU is available here; use --device cpu or auto")
-    if device not in ("cpu", "cuda"):
-        raise ModelError(f"--device {device}: choose auto, cpu or cuda")
+    if device not in DEVICES:
+        raise ModelError(f"--device {device}: choose {', '.join(DEVICES)}")
     return device

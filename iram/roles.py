@@ -6,6 +6,10 @@ ROLES: tuple[str, ...] = ("percussion", "bass", "chord", "melody", "fx", "voice"
 
 INITIALS: tuple[str, ...] = ("P", "B", "C", "M", "F", "V")
 
+#: The word each role goes by in cue and section names (``Drop 1 · drums bass``).
+SHORT_NAMES: dict[str, str] = {"percussion": "drums", "bass": "bass", "chord": "chords", "melody": "melody", "fx": "fx",
+                               "voice": "vocals"}
+
 #: One colour per role (hex RGB), used by the plots and by every cue exporter.
 COLOURS: dict[str, str] = {
     "percussion": "#E03C31",  # red

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .roles import ROLES
+from .roles import ROLES, SHORT_NAMES
 
-SHORT = {"percussion": "drums", "bass": "bass", "chord": "chords", "melody": "melody", "fx": "fx", "voice": "vocals"}
 CHANGE = 0.45  # summed change in role probabilities (over 6 roles) that makes a section boundary
 
 
@@ -86,7 +85,7 @@ def find_sections(iram: np.ndarray, thresholds, segments) -> list[Section]:
         count[lab] = count.get(lab, 0) + 1
         r = majority(run)
         title = lab.capitalize() + (f" {count[lab]}" if lab in ("drop", "build-up", "breakdown") else "")
-        name = f"{title} · {' '.join(SHORT[x] for x in r)}" if r else title
+        name = f"{title} · {' '.join(SHORT_NAMES[x] for x in r)}" if r else title
         s0, s1 = segments[run[0]], segments[run[-1]]
         out.append(Section(float(s0.start), float(s1.end), (s0.bars[0], s1.bars[1]), lab, r, name))
     return out

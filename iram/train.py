@@ -1,7 +1,7 @@
 """Train a role classifier on one or more dataset folders.
 
 Label-balanced sampling, random crops, on-the-fly mixing of two examples
-(labels OR-ed), gain, random-EQ and pitch-shift augmentation; early stopping on the validation
+(labels OR-ed), gain, random-EQ, pitch-shift and mastering-chain augmentation; early stopping on the validation
 split's macro ROC-AUC; per-role thresholds chosen on validation for best F1.
 
 Annotated tracks (``--tracks``: audio beside a ``.truth.json``, as ``iram data
@@ -25,7 +25,7 @@ from . import __version__
 from .data.dataset import Dataset, load_dataset, pack, unpack
 from .data.render import repitch
 from .errors import DataError
-from .evaluate import best_thresholds, classification_scores
+from .evaluate import best_thresholds, classification_scores, reliability
 from .model import ModelConfig, RoleCNN, load, pick_device, save
 
 
@@ -43,6 +43,7 @@ class TrainConfig:
     segment_seconds: float = 8.0  # longest crop of a segment
     eq_db: float = 0.0  # random EQ: tilt up to +-eq_db at the band edges plus three smooth bumps (0: off)
     shift: float = 0.0  # random pitch-and-formant shift of every crop, uniform in +-shift semitones (0: off)
+    master: float = 0.0  # share of examples sent through a random mastering chain (iram.augment.master; 0: off)
 
 
 def crop(x: np.ndarray, n: int, rng: np.random.Generator | None) -> np.ndarray:
@@ -79,8 +80,17 @@ def random_eq(x: np.ndarray, rng: np.random.Generator, db: float, sample_rate: i
     return np.fft.irfft(np.fft.rfft(x) * 10 ** (g / 20), n=len(x)).astype(np.float32)
 
 
+def mastered(x: np.ndarray, rng: np.random.Generator, prob: float, sample_rate: int) -> np.ndarray:
+    """``x`` through :func:`iram.augment.master` with probability ``prob`` (no random draw when 0)."""
+    if prob <= 0 or rng.random() >= prob:
+        return x
+    from .augment import master
+
+    return master(x, rng, sample_rate)
+
+
 def batch_of(ds: Dataset, idx: np.ndarray, n: int, rng: np.random.Generator, mix_prob: float, weights: np.ndarray,
-             eq_db: float = 0.0, shift: float = 0.0):
+             eq_db: float = 0.0, shift: float = 0.0, master: float = 0.0):
     xs, ys = [], []
     sr = ds.sample_rate
     for i in idx:
@@ -90,13 +100,22 @@ def batch_of(ds: Dataset, idx: np.ndarray, n: int, rng: np.random.Generator, mix
             j = int(rng.choice(len(ds.files), p=weights))
             x = x + random_eq(shifted_crop(ds.clip(j), n, rng, shift), rng, eq_db, sr) * 10 ** (rng.uniform(-12, 3) / 20)
             y = np.maximum(y, ds.labels[j])
-        xs.append(x)
+        xs.append(mastered(x, rng, master, sr))
         ys.append(y)
     return torch.tensor(np.stack(xs)), torch.tensor(np.stack(ys))
 
 
+def masked_bce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy over the labelled cells of ``y`` (NaN marks a masked cell)."""
+    known = ~torch.isnan(y)
+    loss = nn.functional.binary_cross_entropy_with_logits(logits, torch.nan_to_num(y), weight=known.float(), reduction="sum")
+    return loss / known.sum().clamp(min=1)
+
+
 def balanced_weights(labels: np.ndarray) -> np.ndarray:
-    """Sampling weights that even out role frequencies (inverse frequency, averaged over an example's roles)."""
+    """Sampling weights that even out role frequencies (inverse frequency, averaged over an example's roles;
+    masked (NaN) labels count as off)."""
+    labels = np.nan_to_num(labels, nan=0.0)
     freq = labels.mean(axis=0).clip(1e-3)
     w = (labels / freq).sum(axis=1) / labels.sum(axis=1).clip(1)
     w[labels.sum(axis=1) == 0] = 1.0
@@ -109,8 +128,8 @@ class Segments:
 
     ``audio`` holds each track (mono int16 at the model's rate); ``spans`` (n, 4)
     gives each segment's track, its number in the track and the samples it keeps
-    once its edges are left out; ``labels`` is (n, 6); ``intervals`` the tracks'
-    segment times (seconds).
+    once its edges are left out; ``labels`` is (n, 6), NaN where a role is masked;
+    ``intervals`` the tracks' segment times (seconds).
     """
 
     audio: list[np.ndarray]
@@ -119,14 +138,18 @@ class Segments:
     intervals: list[np.ndarray]
 
 
-def load_segments(folders: list[str | Path], sample_rate: int, *, progress: bool = False) -> Segments:
+def load_segments(folders: list[str | Path], sample_rate: int, *, modules: str | Path | None = None, split: str = "train",
+                  progress: bool = False) -> Segments:
+    """The segments of annotated tracks in ``folders`` (``NAME.truth.json`` beside the audio) and of the
+    modules of ``split`` rendered under ``modules`` (``iram data modules --out``)."""
     from tqdm import tqdm
 
     from .activations import EDGE_S
     from .annotations import load_set
     from .audio import load as load_audio
+    from .data.modules import load_set as load_modules
 
-    truths = [t for f in folders for t in load_set("custom", f)]
+    truths = [t for f in folders for t in load_set("custom", f)] + (load_modules(modules, split=split) if modules else [])
     audio, spans, labels, intervals = [], [], [], []
     for t in tqdm(truths, desc="reading tracks", disable=not progress, unit="track"):
         if t.audio is None:
@@ -137,7 +160,7 @@ def load_segments(folders: list[str | Path], sample_rate: int, *, progress: bool
         intervals.append(np.asarray(t.intervals, dtype=float))
         for j, ((s, e), lab) in enumerate(zip(t.intervals, t.roles.T)):
             a, b = int((s + EDGE_S) * sample_rate), min(len(y), int((e - EDGE_S) * sample_rate))
-            if b - a >= 3 * sample_rate and not np.isnan(lab).any():
+            if b - a >= 3 * sample_rate and not np.isnan(lab).all():
                 spans.append((k, j, a, b))
                 labels.append(lab)
     if not spans:
@@ -146,16 +169,16 @@ def load_segments(folders: list[str | Path], sample_rate: int, *, progress: bool
 
 
 def segment_batch(seg: Segments, idx: np.ndarray, rng: np.random.Generator, max_seconds: float, sample_rate: int,
-                  eq_db: float = 0.0, shift: float = 0.0):
+                  eq_db: float = 0.0, shift: float = 0.0, master: float = 0.0):
     """Crops of one length (the shortest segment's, less the room a shift up needs, at most ``max_seconds``),
-    with gain, EQ and shift augmentation."""
+    with gain, EQ, shift and mastering augmentation."""
     shortest = int((seg.spans[idx, 3] - seg.spans[idx, 2]).min())
     if shift > 0:  # leave room for the longest crop a shift up reads
         shortest = int((shortest - SHIFT_PAD) / 2.0 ** (shift / 12))
     n = min(int(max_seconds * sample_rate), shortest)
     xs = []
     for k, _, a, b in seg.spans[idx]:
-        x = random_eq(shifted_crop(unpack(seg.audio[k][a:b]), n, rng, shift), rng, eq_db, sample_rate)
+        x = mastered(random_eq(shifted_crop(unpack(seg.audio[k][a:b]), n, rng, shift), rng, eq_db, sample_rate), rng, master, sample_rate)
         xs.append(x * 10 ** (rng.uniform(-9, 3) / 20))
     return torch.tensor(np.stack(xs)), torch.tensor(seg.labels[idx])
 
@@ -189,11 +212,15 @@ def predict_clips(net: RoleCNN, ds: Dataset, *, batch: int = 64) -> np.ndarray:
 def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, *, model_cfg: ModelConfig | None = None,
           cfg: TrainConfig = TrainConfig(), device: str = "auto", test_dir: str | Path | None = None,
           tracks: list[str | Path] | None = None, valid_tracks: list[str | Path] | None = None,
-          init: str | Path | None = None, name: str | None = None, progress: bool = True, log=print) -> dict:
+          modules: str | Path | None = None, init: str | Path | None = None, name: str | None = None,
+          progress: bool = True, log=print) -> dict:
     """Train, keep the best epoch by validation macro ROC-AUC, save the checkpoint to ``out``.
 
     ``init`` starts from a checkpoint's weights (its configuration replaces ``model_cfg``);
     ``tracks`` / ``valid_tracks`` are folders of annotated tracks (see the module docstring).
+    ``modules`` is a folder of rendered tracker modules (real music): the segments of its
+    train split are trained on, and early stopping uses its valid split's segments alone
+    (the synthetic validation scores are logged beside it).
     ``name`` defaults to hcnn or cnn-logmel, after the front-end.
     """
     from tqdm import tqdm
@@ -202,6 +229,8 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
     for folder in (*(tracks or ()), *(valid_tracks or ())):  # before minutes of loading loops
         if not Path(folder).is_dir():
             raise DataError(f"{folder}: tracks folder not found; make tracks with 'iram data tracks'")
+    if modules and not all((Path(modules) / s).is_dir() for s in ("train", "valid")):
+        raise DataError(f"{modules}: needs rendered train and valid modules; run 'iram data modules --out {modules} --split all'")
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     start = load(init) if init else None
@@ -215,13 +244,13 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
     va = load_dataset(valid_dir, sample_rate=sr, progress=progress)
     if len(tr.files) < 2 or len(va.files) < 2:
         raise DataError("training needs at least two training and two validation clips")
-    seg = load_segments(tracks, sr, progress=progress) if tracks else None
+    seg = load_segments(tracks or [], sr, modules=modules, split="train", progress=progress) if tracks or modules else None
     seg_va = load_segments(valid_tracks, sr, progress=progress) if valid_tracks else None
+    real_va = load_segments([], sr, modules=modules, split="valid", progress=progress) if modules else None
     weights = balanced_weights(tr.labels)
     seg_weights = balanced_weights(seg.labels) if seg else None
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
-    loss_fn = nn.BCEWithLogitsLoss()
     n = int(model_cfg.window * sr)
 
     def validate() -> dict:
@@ -229,7 +258,11 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
         if seg_va:
             p = predict_segments(net, seg_va)
             scores["valid_segments_roc_auc"] = classification_scores(seg_va.labels, p)["macro"]["roc_auc"]
-        scores["score"] = float(np.mean(list(scores.values())))
+        if real_va:  # real music decides
+            scores["valid_real_roc_auc"] = classification_scores(real_va.labels, predict_segments(net, real_va))["macro"]["roc_auc"]
+            scores["score"] = scores["valid_real_roc_auc"]
+        else:
+            scores["score"] = float(np.mean(list(scores.values())))
         return scores
 
     best, best_state, bad, history = -1.0, None, 0, []
@@ -244,12 +277,12 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
         losses = []
         for _ in tqdm(range(cfg.steps_per_epoch), desc=f"epoch {epoch + 1}", disable=not progress, leave=False):
             idx = rng.choice(len(tr.files), size=cfg.batch, p=weights)
-            x, y = batch_of(tr, idx, n, rng, cfg.mix_prob, weights, cfg.eq_db, cfg.shift)
-            loss = loss_fn(net(x.to(device)), y.to(device))
+            x, y = batch_of(tr, idx, n, rng, cfg.mix_prob, weights, cfg.eq_db, cfg.shift, cfg.master)
+            loss = masked_bce(net(x.to(device)), y.to(device))
             if seg:
                 idx = rng.choice(len(seg.labels), size=cfg.segment_batch, p=seg_weights)
-                x, y = segment_batch(seg, idx, rng, cfg.segment_seconds, sr, cfg.eq_db, cfg.shift)
-                loss = loss + loss_fn(net(x.to(device)), y.to(device))
+                x, y = segment_batch(seg, idx, rng, cfg.segment_seconds, sr, cfg.eq_db, cfg.shift, cfg.master)
+                loss = loss + masked_bce(net(x.to(device)), y.to(device))
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -269,7 +302,13 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
     net.load_state_dict(best_state)
     p_valid = predict_clips(net, va)
     thresholds = best_thresholds(va.labels, p_valid)
+    if real_va:  # arrangement thresholds where they are used: on real 4-bar segments, for accuracy
+        p_real = predict_segments(net, real_va)
+        thresholds = best_thresholds(real_va.labels, p_real, metric="accuracy")
     metrics = {"valid": classification_scores(va.labels, p_valid, thresholds)}
+    if real_va:
+        metrics["valid_real"] = {**classification_scores(real_va.labels, p_real, thresholds),
+                                 "reliability": reliability(real_va.labels, p_real)}
     if seg_va:
         metrics["valid_segments"] = classification_scores(seg_va.labels, predict_segments(net, seg_va), thresholds)
     if test_dir:
@@ -282,7 +321,9 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
     if start:
         training["init"] = {"path": str(init), "training": start.training}
     if seg:
-        training.update(tracks=[str(d) for d in tracks], n_train_segments=len(seg.labels))
+        training.update(tracks=[str(d) for d in tracks or []], n_train_segments=len(seg.labels))
+    if modules:
+        training.update(modules=str(modules), n_valid_real_segments=len(real_va.labels))
     if seg_va:
         training.update(valid_tracks=[str(d) for d in valid_tracks], n_valid_segments=len(seg_va.labels))
     save(out, net.cpu(), thresholds=thresholds, name=name, version=__version__, training=training, metrics=metrics)

@@ -4,14 +4,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from iram.annotations import DRYSDALE_CANDIDATES, DRYSDALE_MAPPINGS, load_drysdale, load_set, load_truth_json, match_drysdale_audio
+from iram.annotations import drysdale_candidates, DRYSDALE_MAPPINGS, load_drysdale, load_set, load_truth_json, match_drysdale_audio
 from iram.benchmark import align, score_set
 from iram.errors import AnnotationError
 from iram.evaluate import best_thresholds, classification_scores
 from iram.roles import ROLES
 from iram.segments import Segment
 
-DRYSDALE = next((c for c in DRYSDALE_CANDIDATES if c.is_dir()), None)
+DRYSDALE = next((c for c in drysdale_candidates() if c.is_dir()), None)
 needs_set = pytest.mark.skipif(DRYSDALE is None, reason="../shared/annotations/drysdale2022 not present")
 
 

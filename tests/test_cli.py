@@ -143,10 +143,12 @@ def test_benchmark_composed_end_to_end(tmp_path):
     res = rep["results"]["default"]
     assert res["n_tracks"] == 1 and "downbeat_f" in res["summary"] and "hit_f_3.0s" in res["summary"]
     assert (tmp_path / "res" / "composed.md").read_text().startswith("### composed")
-    # saved predictions are reused without the model
-    r2 = run("benchmark", "--set", "composed", tracks, "--out", tmp_path / "res2", "--predictions", tmp_path / "res" / "predictions-composed", "-q")
+    # saved predictions are reused without the model; without --out, results go to ./iram-benchmark
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    r2 = run("benchmark", "--set", "composed", tracks, "--predictions", tmp_path / "res" / "predictions-composed", "-q", cwd=elsewhere)
     assert r2.returncode == 0, r2.stderr
-    again = json.loads((tmp_path / "res2" / "composed.json").read_text())["results"]["default"]["roles"]["macro"]
+    again = json.loads((elsewhere / "iram-benchmark" / "composed.json").read_text())["results"]["default"]["roles"]["macro"]
     for k, v in res["roles"]["macro"].items():  # saved probabilities are rounded to 4 decimals
         assert again[k] == pytest.approx(v, abs=2e-3)
 
@@ -157,9 +159,9 @@ def test_benchmark_bad_inputs(tmp_path):
     empty = tmp_path / "none"
     empty.mkdir()
     (empty / "x.txt").write_text("")
-    from iram.annotations import DRYSDALE_CANDIDATES
+    from iram.annotations import drysdale_candidates
 
-    if any(c.is_dir() for c in DRYSDALE_CANDIDATES):
+    if any(c.is_dir() for c in drysdale_candidates()):
         one_line_error(run("benchmark", "--set", "drysdale2022", "--audio", empty), "none of the ten")
 
 

@@ -1,4 +1,6 @@
 """The corpus generators: labels must match what was rendered."""
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -120,3 +122,66 @@ def test_breaks_are_stretched_over_whole_bars_of_their_own_beats():
     period = int(round(24 * 60 / 124.0 * SR))
     assert np.allclose(y[:SR], y[period:period + SR])
     assert sources.BREAKS.keys() == {s.ref for s in sources.catalogue() if s.kind == "break"}
+
+
+def test_tuning_refuses_tracks_made_from_test_sources(tmp_path):
+    from iram.data.tracks import refuse_held_out
+
+    splits = sources.split_of()
+    for split in ("train", "valid"):
+        ok = tmp_path / split
+        ok.mkdir()
+        sid = next(s for s, sp in splits.items() if sp == split)
+        (ok / "track_000.truth.json").write_text(json.dumps({"sources": {"bass": sid}}))
+        refuse_held_out([ok])
+    bad = tmp_path / "test"
+    bad.mkdir()
+    sid = next(s for s, sp in splits.items() if sp == "test")
+    (bad / "track_000.truth.json").write_text(json.dumps({"sources": {"bass": sid}}))
+    with pytest.raises(DataError, match="track_000.truth.json: made from test-split sources"):
+        refuse_held_out([tmp_path / "valid", bad])
+
+
+def test_analysis_runs_without_the_train_extra_and_rendering_names_it(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "sys.modules['fluidsynth'] = sys.modules['pedalboard'] = None  # as if the train extra were not installed\n"
+        "from importlib.resources import files\n"
+        "import iram, iram.benchmark, iram.cli, iram.export, iram.plots\n"
+        "a = iram.analyze(str(files('iram').joinpath('demo/iram-demo.flac')))\n"
+        "print(len(a.segments), 'segments')\n"
+        "from iram.data.loops import make_loops\n"
+        "from iram.errors import DataError\n"
+        "try:\n"
+        "    make_loops(n=1, split='train', out=sys.argv[1], progress=False)\n"
+        "except DataError as err:\n"
+        "    print(err)\n")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "loops")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "segments" in r.stdout
+    assert "pyfluidsynth and pedalboard" in r.stdout and "pip install -e '.[train]'" in r.stdout
+    assert not (tmp_path / "loops").exists()
+
+
+def test_recorded_voices_are_real_speakers_held_out_as_groups():
+    groups = sources.recorded_voices()
+    assert {"hedgewars/Singer", "kde/fr"} <= set(groups)  # a sung pack; French from klettres + ktuberling
+    assert {p.parts[3] for p in groups["kde/fr"]} == {"klettres", "ktuberling"}
+    assert all(len(files) >= 10 for files in groups.values())
+    sp = sources.split_of()
+    by_split = {s: {x.ref for x in sources.sources_for("voice", s) if x.kind == "recorded"} for s in sources.SPLITS}
+    assert all(by_split.values())  # every split hears some real speakers, never the same ones
+    assert sum(len(v) for v in by_split.values()) == len(groups) == len(set().union(*by_split.values()))
+    assert all(sp[f"recorded:{g}"] in sources.SPLITS for g in groups)
+
+
+def test_recorded_voice_stem_is_made_of_the_recordings():
+    src = sources.Source("voice", "recorded", "hedgewars/Singer")
+    x = render.render_stem(src, _ctx(), np.random.default_rng(3))
+    assert len(x) == render.loop_samples(_ctx()) and np.all(np.isfinite(x))
+    assert np.sqrt(np.mean(x ** 2)) > 1e-2
+    # energy sits where a voice does: mostly 100 Hz - 4 kHz
+    assert _band_share(x, 100, 4000) > 0.7

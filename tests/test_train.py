@@ -107,6 +107,43 @@ def test_fine_tuning_on_tracks_starts_from_the_checkpoint_and_records_segments(t
     assert m.training["init"]["path"] == str(first) and m.training["init"]["training"]["epochs"] == 1
 
 
+def _toy_modules(root):
+    """A rendered-modules folder (DIR/<split>/<slug>/mix.flac + truth.json) from toy tracks, one masked cell."""
+    import json
+
+    for split in ("train", "valid"):
+        folder, labels = _toy_track(root / split / f"toy-{split}", name="mix")
+        (folder / "mix.wav").rename(folder / "mix.flac")  # soundfile reads by content
+        d = json.loads((folder / "mix.truth.json").read_text())
+        d["activations"][0][1] = None  # percussion in segment 2: doubtful, masked
+        (folder / "truth.json").write_text(json.dumps(d))
+        (folder / "mix.truth.json").unlink()
+    return root
+
+
+def test_fine_tuning_on_modules_trains_on_their_train_split_and_stops_on_their_valid_split(tmp_path):
+    from iram.model import load
+    from iram.train import load_segments
+
+    data = _toy_dataset(tmp_path)
+    mods = _toy_modules(tmp_path / "modules")
+    seg = load_segments([], 16000, modules=mods, split="train")
+    assert len(seg.labels) == 4 and np.isnan(seg.labels[1, 0]) and np.isnan(seg.labels).sum() == 1
+    cfg = ModelConfig(front=FrontEndConfig(n_bands=32, n_harmonics=2), widths=(4, 8), hidden=16, window=1.0)
+    first = tmp_path / "m.pt"
+    train([data], data, first, model_cfg=cfg, cfg=TrainConfig(epochs=1, steps_per_epoch=2, batch=4), progress=False, log=lambda m: None)
+    out = tmp_path / "ft.pt"
+    train([data], data, out, cfg=TrainConfig(epochs=1, steps_per_epoch=2, batch=4, segment_batch=2, segment_seconds=2.0),
+          modules=mods, init=first, progress=False, log=lambda m: None)
+    m = load(out)
+    h = m.training["history"]
+    assert h[1]["score"] == h[1]["valid_real_roc_auc"] and "valid_roc_auc" in h[1]  # real music decides, synthetic beside
+    assert m.training["n_train_segments"] == 4 and m.training["n_valid_real_segments"] == 4
+    rel = m.metrics["valid_real"]["reliability"]["percussion"]
+    assert sum(rel["count"]) == 3  # the masked cell is left out of the calibration too
+    assert m.metrics["valid_real"]["roles"]["percussion"]["n"] == 3
+
+
 def test_random_eq_colours_the_spectrum_smoothly_within_its_range():
     from iram.train import random_eq
 
@@ -138,3 +175,46 @@ def test_shifted_crop_moves_a_tone_by_the_drawn_interval_and_zero_is_a_plain_cro
         assert abs(12 * np.log2(f / 440) - s) < 0.1  # within a tenth of a semitone of the drawn shift
         moved.append(s)
     assert max(moved) - min(moved) > 2.0
+
+
+def test_mastering_chain_flattens_dynamics_keeps_length_and_rms_and_zero_is_off():
+    from iram.augment import master
+    from iram.train import mastered
+
+    sr, rng = 16000, np.random.default_rng(0)
+    t = np.arange(4 * sr) / sr
+    kick = np.zeros(len(t))
+    for b in range(0, len(t), sr // 2):  # a kick every half second over a quiet tone and noise
+        kick[b:b + 2000] += np.sin(2 * np.pi * 60 * np.arange(2000) / sr) * np.exp(-np.arange(2000) / 400)
+    x = (0.6 * kick + 0.1 * np.sin(2 * np.pi * 220 * t) + 0.02 * rng.normal(size=len(t))).astype(np.float32)
+
+    def crest(z):
+        return np.abs(z).max() / np.sqrt(np.mean(z ** 2))
+
+    ys = [master(x, rng, sr) for _ in range(12)]
+    assert all(len(y) == len(x) and np.all(np.isfinite(y)) for y in ys)
+    assert all(abs(np.sqrt(np.mean(y ** 2)) / np.sqrt(np.mean(x ** 2)) - 1) < 1e-3 for y in ys)
+    assert np.median([crest(y) for y in ys]) < 0.7 * crest(x)  # a master is denser than the raw mix
+    state = np.random.default_rng(5).bit_generator.state
+    r = np.random.default_rng(5)
+    assert mastered(x, r, 0.0, sr) is x and r.bit_generator.state == state  # off: same audio, no random draw
+
+
+def test_masked_cells_are_left_out_of_loss_sampling_and_scores():
+    import torch
+
+    from iram.evaluate import classification_scores
+    from iram.train import balanced_weights, masked_bce
+
+    logits = torch.tensor([[2.0, -1.0], [0.5, 3.0]])
+    y = torch.tensor([[1.0, float("nan")], [0.0, 1.0]])
+    full = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.nan_to_num(y), reduction="none")
+    assert torch.isclose(masked_bce(logits, y), full[[0, 1, 1], [0, 0, 1]].mean())
+    assert torch.isclose(masked_bce(logits, torch.nan_to_num(y)), torch.nn.BCEWithLogitsLoss()(logits, torch.nan_to_num(y)))
+    w = balanced_weights(np.array([[1, np.nan], [0, 1], [1, 0]]))
+    assert np.all(np.isfinite(w)) and abs(w.sum() - 1) < 1e-9
+    yt = np.array([[1, 0], [0, np.nan], [1, 1], [0, 0]], float)
+    p = np.array([[0.9, 0.1], [0.2, 0.99], [0.8, 0.7], [0.1, 0.3]])
+    sc = classification_scores(yt, p, roles=("a", "b"))
+    assert sc["roles"]["b"]["n"] == 3 and sc["roles"]["b"]["roc_auc"] == 1.0  # the masked 0.99 is not a false alarm
+    assert sc["roles"]["a"]["n"] == 4 and sc["n"] == 4

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..roles import ROLES
-from . import render
+from . import render, require_train_packages
 from .patterns import Context, random_context
 from .sources import Source, prepare, sources_for
 
@@ -125,6 +125,7 @@ def make_loops(*, n: int, split: str, out: str | Path, seed: int = 0, jobs: int 
 
     The same ``seed`` and ``split`` give identical files whatever ``jobs`` is.
     """
+    require_train_packages()
     import pandas as pd
     from tqdm import tqdm
 

@@ -10,7 +10,7 @@ import numpy as np
 from . import patterns as pt
 from . import synth
 from .patterns import Context, Note
-from .sources import BREAKS, SP_KITS, Source, hydrogen_kit, samples_dir, soundfont_path
+from .sources import BREAKS, SP_KITS, Source, hydrogen_kit, recorded_voices, samples_dir, soundfont_path
 
 SR = 16000
 GM_DRUM_NOTES = {pt.KICK: (36, 35), pt.SNARE: (38, 40), pt.CLAP: (39,), pt.HAT: (42, 44), pt.OPEN: (46,),
@@ -37,6 +37,12 @@ def load_sample(path: str, sr: int = SR) -> np.ndarray:
     return (x / peak if peak > 0 else x).astype(np.float32)
 
 
+def trimmed(x: np.ndarray, floor: float = 1e-3) -> np.ndarray:
+    """``x`` without the leading and trailing samples quieter than ``floor``."""
+    nz = np.flatnonzero(np.abs(x) > floor)
+    return x[nz[0]:nz[-1] + 1] if len(nz) else x
+
+
 def sonic_pi(name: str) -> np.ndarray:
     return load_sample(str(samples_dir() / f"{name}.flac"))
 
@@ -51,9 +57,7 @@ def espeak(voice: str, text: str, pitch: int, speed: int, sr: int = SR) -> np.nd
     wav = subprocess.run(["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(speed), "--stdout", text],
                          capture_output=True, check=True).stdout
     x, r = sf.read(io.BytesIO(wav), dtype="float32")
-    x = soxr.resample(x, r, sr) if r != sr else x
-    nz = np.flatnonzero(np.abs(x) > 1e-3)
-    x = x[nz[0]:nz[-1] + 1] if len(nz) else x
+    x = trimmed(soxr.resample(x, r, sr) if r != sr else x)
     return x / max(np.abs(x).max(), 1e-6)
 
 
@@ -218,19 +222,17 @@ def _sampler(src: Source, ctx: Context, n: int, rng: np.random.Generator) -> np.
     return out
 
 
-def _espeak(src: Source, ctx: Context, n: int, rng: np.random.Generator) -> np.ndarray:
+def _voice(phrase, ctx: Context, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Spoken phrases (one every bar or two) or vocal chops re-pitched to a melody;
+    ``phrase()`` draws one utterance (mono float, SR, trimmed)."""
     out = np.zeros(n)
-    pitch = int(rng.choice([20, 40, 50, 60, 80]))
-    speed = int(rng.choice([130, 160, 190]))
-    if rng.random() < 0.5:  # spoken phrases, one every bar or two
+    if rng.random() < 0.5:
         every = int(rng.choice([1, 2])) if ctx.bars > 1 else 1
         for b in range(0, ctx.bars, every):
-            ph = str(rng.choice(pt.SPEECH))
-            x = espeak(src.ref, ph, pitch, speed)
+            x = phrase()
             place(out, x[: int(every * 4 * 60 / ctx.bpm * SR)], _time(ctx, 4 * b + float(rng.choice([0, 0.5, 1]))))
         return out
-    # vocal chops: slices of a phrase re-pitched to a melody
-    x = espeak(src.ref, str(rng.choice(pt.SPEECH)), pitch, speed)
+    x = phrase()
     notes = pt.melody_part(ctx, rng)
     ref = notes[0].pitch if notes else 72
     for nt in notes:
@@ -238,6 +240,17 @@ def _espeak(src: Source, ctx: Context, n: int, rng: np.random.Generator) -> np.n
         seg = repitch(x[i:i + SR], (nt.pitch - ref) % 12 - 5)[: max(1, int(nt.dur * 60 / ctx.bpm * SR))]
         place(out, seg, _time(ctx, nt.start), nt.vel, fade=128)
     return out
+
+
+def _espeak(src: Source, ctx: Context, n: int, rng: np.random.Generator) -> np.ndarray:
+    pitch = int(rng.choice([20, 40, 50, 60, 80]))
+    speed = int(rng.choice([130, 160, 190]))
+    return _voice(lambda: espeak(src.ref, str(rng.choice(pt.SPEECH)), pitch, speed), ctx, n, rng)
+
+
+def _recorded(src: Source, ctx: Context, n: int, rng: np.random.Generator) -> np.ndarray:
+    files = recorded_voices()[src.ref]
+    return _voice(lambda: trimmed(load_sample(str(files[int(rng.integers(len(files)))]))), ctx, n, rng)
 
 
 def render_stem(src: Source, ctx: Context, rng: np.random.Generator) -> np.ndarray:
@@ -263,6 +276,8 @@ def render_stem(src: Source, ctx: Context, rng: np.random.Generator) -> np.ndarr
         x = _sampler(src, ctx, total, rng)
     elif kind == "espeak":
         x = _espeak(src, ctx, total, rng)
+    elif kind == "recorded":
+        x = _recorded(src, ctx, total, rng)
     elif kind == "formant":
         x = synth.sing(src.ref, pt.melody_part(ctx, rng, style="long" if rng.random() < 0.5 else "motif"), ctx, total, SR, rng)
     elif kind == "synth":

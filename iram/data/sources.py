@@ -32,7 +32,7 @@ class Source:
     """One instrument. ``kind`` picks the renderer; ``ref`` says which instrument."""
 
     role: str
-    kind: str  # gm | gmdrums | kit | break | sample | synth | espeak | formant
+    kind: str  # gm | gmdrums | kit | break | sample | synth | espeak | formant | recorded
     ref: str
 
     @property
@@ -68,6 +68,37 @@ def check_sources() -> None:
 
     if shutil.which("espeak-ng") is None:
         raise DataError("espeak-ng not found; install Debian package espeak-ng")
+    if not recorded_voices():
+        raise DataError(f"no recorded voices found; install Debian packages {VOICE_PACKAGES} (or run .ci/setup-system.sh)")
+
+
+# --- recorded voices ---------------------------------------------------------
+# Real speakers from Debian packages (letters and syllables, single words, game voice
+# packs). A source is one speaker group: KDE's two packages by language (the same
+# language may be the same speaker in both), Hedgewars by pack name before "_"
+# (Default, Default_uk, Default_ru... may share a voice). Groups split as units.
+VOICE_DIRS = (
+    ("kde", Path("/usr/share/klettres"), "*/*/*"),  # klettres-data: <lang>/{alpha,syllab}/x.ogg
+    ("kde", Path("/usr/share/ktuberling/sounds"), "*/*"),  # ktuberling-data: <lang>/word.{ogg,opus,wav}
+    ("hedgewars", Path("/usr/share/games/hedgewars/Data/Sounds/voices"), "*/*"),  # hedgewars-data: <pack>/x.ogg
+)
+VOICE_SUFFIXES = (".ogg", ".opus", ".wav")
+VOICE_PACKAGES = "klettres-data ktuberling-data hedgewars-data"
+
+
+@lru_cache(maxsize=None)
+def recorded_voices() -> dict[str, tuple[Path, ...]]:
+    """Recorded voice files per speaker group (``kde/fr``, ``hedgewars/Singer``), sorted; {} if none installed."""
+    groups: dict[str, list[Path]] = {}
+    for prefix, root, pattern in VOICE_DIRS:
+        if not root.is_dir():
+            continue
+        for f in sorted(f for f in root.glob(pattern) if f.suffix in VOICE_SUFFIXES):
+            top = f.relative_to(root).parts[0]
+            key = top.split("_")[0].split("@")[0]  # en_GB -> en, sr@latin -> sr, Default_uk -> Default
+            key = {"nn": "nb"}.get(key, key)  # Norwegian: possibly one speaker
+            groups.setdefault(f"{prefix}/{key}", []).append(f)
+    return {k: tuple(v) for k, v in sorted(groups.items())}
 
 
 # --- drum kits -------------------------------------------------------------
@@ -193,6 +224,7 @@ def catalogue() -> list[Source]:
         out += [Source(role, "sample", n) for n in names]
     out += [Source("voice", "espeak", v) for v in ESPEAK_VOICES]
     out += [Source("voice", "formant", v) for v in FORMANT_VOICES]
+    out += [Source("voice", "recorded", g) for g in recorded_voices()]
     return out
 
 

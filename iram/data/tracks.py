@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError
 from ..roles import ROLES
-from . import render
+from . import render, require_train_packages
 from .loops import stem_effects
 from .patterns import random_context
-from .sources import prepare, sources_for
+from .sources import prepare, sources_for, split_of
 
 SR = render.SR
 OUT_SR = 44100
@@ -150,6 +151,7 @@ def _one(args):
 
 def make_tracks(*, n: int, out: str | Path, seed: int = 0, split: str = "test", jobs: int = 1, progress: bool = True) -> Path:
     """Write ``n`` composed tracks with ground truth into ``out`` (test-split sources by default)."""
+    require_train_packages()
     from tqdm import tqdm
 
     out = prepare(n, split, out, what="tracks")
@@ -176,7 +178,17 @@ DEMO_PLAN = [
 ]
 
 
+def refuse_held_out(folders: list[str | Path]) -> None:
+    """Raise :class:`~iram.errors.DataError` if a composed track in ``folders`` was made from
+    test-split sources: nothing may be trained, fitted or tuned on them."""
+    held_out = {sid for sid, split in split_of().items() if split == "test"}
+    for p in (p for f in folders for p in sorted(Path(f).glob("*.truth.json"))):
+        if set(json.loads(p.read_text()).get("sources", {}).values()) & held_out:
+            raise DataError(f"{p}: made from test-split sources; tune only on tracks made with --split valid (or train)")
+
+
 def make_demo(out: str | Path, *, seed: int = 2) -> Path:
     """Write the demo track (mono FLAC) and its ground truth beside it."""
+    require_train_packages()
     audio, truth = compose(0, seed=seed, split="test", genre="house", plan=DEMO_PLAN, kinds=DEMO_KINDS)
     return save_track(audio[:, 0], truth, Path(out))

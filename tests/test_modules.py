@@ -1,0 +1,186 @@
+"""Tracker modules: stems that add up, an exact grid, the activity rule, determinism, bad input.
+
+Rendering tests use 6-second excerpts of small Debian modules and skip when the package
+is not installed (run .ci/setup-system.sh).
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from iram.cli import main
+from iram.data import modules as md
+from iram.data import samples as smp
+from iram.data.openmpt import SR, Module, ModuleError, Positions, lib
+from iram.roles import ROLES
+
+EXCERPT = 6.0
+SMALL = {  # one small module per format: (package, path)
+    "xm": ("vodovod", "/usr/share/games/vodovod/flow.xm"),
+    "s3m": ("gweled", "/usr/share/sounds/gweled/autonom.s3m"),
+    "it": ("pingus-data", "/usr/share/games/pingus/data/music/gd-cancn.it"),  # compressed samples
+    "mod": ("rockdodger", "/usr/share/rockdodger/4est_fulla3s.mod"),
+}
+
+
+def entry(fmt: str, **kw) -> md.Entry:
+    package, path = SMALL[fmt]
+    base = dict(slug=md.slug(package, path), package=package, path=path, format=fmt, composer="test", title="", split="train",
+                electronic="yes", rows_per_beat=4, beats_per_bar=4, downbeat_row=0, count_from="pattern")
+    return md.Entry(**{**base, **kw})
+
+
+def installed(fmt: str):
+    try:
+        lib()
+    except ModuleError as err:
+        pytest.skip(str(err))
+    if not Path(SMALL[fmt][1]).exists():
+        pytest.skip(f"{SMALL[fmt][1]} not installed: apt-get install {SMALL[fmt][0]}")
+
+
+@pytest.mark.parametrize("fmt", list(SMALL))
+def test_stems_add_up_to_the_mix(fmt, tmp_path):
+    import soundfile as sf
+
+    installed(fmt)
+    rec = md.render_module(entry(fmt), tmp_path / "m", seconds=EXCERPT)
+    assert rec["sum_check_db"] < md.SUM_LIMIT_DB and len(rec["stems"]) >= 2
+    mix, sr = sf.read(tmp_path / "m" / "mix.flac", dtype="float64")
+    total = sum(sf.read(tmp_path / "m" / s["file"], dtype="float64")[0] for s in rec["stems"])
+    assert sr == SR and mix.shape == (int(EXCERPT * SR), 2)
+    residual = 10 * np.log10(((total - mix) ** 2).sum() / (mix ** 2).sum())
+    assert residual < -60 and residual == pytest.approx(rec["sum_check_db"], abs=0.1)
+    # a stem is one instrument: silencing everything but its samples leaves it alone
+    assert all(np.abs(sf.read(tmp_path / "m" / s["file"])[0]).max() > 0 for s in rec["stems"])
+
+
+def test_rendered_row_times_on_the_grid_within_1ms():
+    """Beats from the 16-frame position reads against sample-exact (1-frame) reads and
+    against libopenmpt's tick arithmetic (each tick a whole number of frames)."""
+    installed("xm")
+    data = Path(SMALL["xm"][1]).read_bytes()
+    with Module(data) as m:
+        _, fast = m.render(positions=True, seconds=EXCERPT)
+    with Module(data) as m:
+        _, exact = m.render(positions=True, seconds=EXCERPT, block=1)
+    assert np.array_equal(fast.row, exact.row) and np.array_equal(fast.order, exact.order)
+    beats, downs = md.grid(fast, rows_per_beat=4, beats_per_bar=4)
+    assert len(beats) >= 8 and len(downs) >= 2 and set(downs) <= set(beats)
+    assert np.abs(fast.seconds[beats] - exact.seconds[beats]).max() < 0.001
+    # tick arithmetic: a row lasts speed ticks of round(2.5 SR / tempo) frames
+    tick = np.round(2.5 * SR / exact.tempo[:-1])
+    assert np.array_equal(np.diff(exact.frame), exact.speed[:-1] * tick)
+    rows_per_beat_frames = 4 * exact.speed[0] * tick[0]
+    assert md.bpm_of(fast.seconds[beats]) == pytest.approx(60 * SR / rows_per_beat_frames, rel=1e-3)
+
+
+def test_grid_counts_from_pattern_or_song():
+    # a 48-row pattern then a 40-row pattern
+    rows = np.r_[np.arange(48), np.arange(40)]
+    pos = Positions(frame=np.arange(88) * 100, order=np.r_[np.zeros(48), np.ones(40)].astype(int), pattern=np.zeros(88, int),
+                    row=rows, speed=np.full(88, 6), tempo=np.full(88, 125))
+    beats, downs = md.grid(pos, rows_per_beat=4, beats_per_bar=4, count_from="pattern")
+    assert list(downs) == [0, 16, 32, 48, 64, 80] and len(beats) == 12 + 10
+    _, downs = md.grid(pos, rows_per_beat=4, beats_per_bar=4, count_from="song", downbeat_row=8)
+    assert list(downs) == [8, 24, 40, 56, 72]
+
+
+def constructed_rows():
+    """Two 4-bar segments, a row per beat (1000 frames each), seven stems with known answers."""
+    n_rows, f = 32, 1000
+    ms = np.zeros((7, n_rows))
+    ms[0] = 0.01                         # 1 percussion: everywhere
+    ms[1, :16], ms[1, 16] = 0.01, 0.01   # 2 bass: segment 0, then one beat only (fewer than min_beats)
+    ms[2, :2] = 0.001                    # 3 chord (alt melody): two beats of segment 0
+    ms[3, :16], ms[3, 16:] = 10 ** -3.2, 1.0  # 4 fx: 32 dB under its loudest segment in segment 0
+    ms[4, :16] = 10 ** -4.5              # 5 voice: above the floor but 28 dB under the mix
+    ms[5, 16:] = 0.01                    # 6 unlabelled, segment 1
+    ms[6, 16:] = 0.01                    # 7 melody, bass from order 2 (the last beat)
+    order = np.r_[np.zeros(16), np.ones(15), [2]].astype(int)
+    stems = ms * 2 * f
+    rows = {"frame": np.arange(n_rows) * f, "order": order, "pattern": order, "row": np.arange(n_rows) % 16,
+            "speed": np.full(n_rows, 6), "tempo": np.full(n_rows, 125), "mix": stems.sum(axis=0), "stems": stems,
+            "stem_n": np.arange(1, 8), "n_frames": n_rows * f}
+    labels = {"1": {"role": "percussion"}, "2": {"role": "bass"}, "3": {"role": "chord", "alt_roles": ["melody"]},
+              "4": {"role": "fx"}, "5": {"role": "voice"},
+              "7": {"role": "melody", "changes": [{"orders": [2, 2], "role": "bass"}]}}
+    return rows, labels
+
+
+def test_activity_rule_on_a_constructed_case():
+    rows, labels = constructed_rows()
+    e = md.Entry(slug="x", package="p", path="x.xm", format="xm", composer="c", title="", split="train", electronic="yes",
+                 rows_per_beat=1, beats_per_bar=4, downbeat_row=0, count_from="song")
+    t = md.truth_from_rows(rows, e, labels)
+    assert [s["bars"] for s in t["segments"]] == [[1, 4], [5, 8]]
+    assert t["segments"][1]["start"] == pytest.approx(16000 / SR)
+    assert t["segments"][0]["active"] == {"percussion": 1, "bass": 1, "chord": 1, "melody": None, "fx": 0, "voice": 0}
+    assert t["segments"][1]["active"] == {"percussion": 1, "bass": None, "chord": None, "melody": 1, "fx": 1, "voice": None}
+    assert t["segments"][0]["level_db"]["percussion"] == pytest.approx(-20.0, abs=0.01)
+    assert t["segments"][1]["level_db"]["chord"] is None
+    assert t["bpm"] == pytest.approx(60 * SR / 1000, rel=1e-6)
+    assert t["activations"][ROLES.index("melody")] == [None, 1]
+    # a stricter rule: chord's two beats are no longer enough
+    strict = md.truth_from_rows(rows, e, labels, rule=md.ActivityRule(min_beats=3))
+    assert strict["segments"][0]["active"]["chord"] == 0
+    # the truth round-trips into the benchmark's Truth (masked cells are NaN)
+    assert md.sections_of([s["active"] for s in t["segments"]]) == [(0, 1), (1, 2)]
+
+
+def test_rendering_is_deterministic(tmp_path):
+    installed("it")  # IT: random volume/pan swing zeroed
+    a = md.make_module(entry("it"), {}, tmp_path / "a", seconds=EXCERPT)
+    b = md.make_module(entry("it"), {}, tmp_path / "b", seconds=EXCERPT)
+    assert a == b
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert len(files) >= 5
+    for p in files:
+        assert (tmp_path / "a" / p).read_bytes() == (tmp_path / "b" / p).read_bytes(), p
+    t = md.load_truth(tmp_path / "a" / "train" / entry("it").slug)
+    assert t.audio.name == "mix.flac" and np.isnan(t.roles).all()  # nothing labelled: every sounding cell masked
+
+
+def test_it_random_swing_zeroed():
+    installed("it")
+    data = Path(SMALL["it"][1]).read_bytes()
+    out = smp.deterministic(data, "it")
+    n_ord, n_ins = smp._u16(data, 0x20), smp._u16(data, 0x22)
+    heads = [smp._u32(data, 0xC0 + n_ord + 4 * i) for i in range(n_ins)]
+    assert all(out[h + 0x1A] == 0 == out[h + 0x1B] for h in heads) and len(out) == len(data)
+
+
+def test_bad_input(tmp_path, capsys):
+    try:
+        lib()
+    except ModuleError as err:
+        pytest.skip(str(err))
+    with pytest.raises(ModuleError, match="libopenmpt cannot load it.*MOD, XM, S3M or IT"):
+        Module(b"not a module at all" * 10, "junk.xm")
+    bad = tmp_path / "junk.it"
+    bad.write_bytes(b"ZZZZ" + bytes(300))
+    missing = md.Entry(slug="nopkg-song", package="no-such-package", path=str(tmp_path / "absent.xm"), format="xm", composer="c",
+                       title="", split="test", electronic="no", rows_per_beat=4, beats_per_bar=4, downbeat_row=0, count_from="pattern")
+    with pytest.raises(ModuleError, match=r"not installed; apt-get install no-such-package \(or run .ci/setup-system.sh\)"):
+        md.make_module(missing, {}, tmp_path / "out")
+    # through the CLI: one line per failed module naming the fix, exit 1, nothing half-written
+    ann = tmp_path / "ann"
+    ann.mkdir()
+    head = "slug,package,path,format,composer,title,split,electronic,rows_per_beat,beats_per_bar,downbeat_row,count_from,why\n"
+    (ann / "modules.csv").write_text(head + f"junk,junkpkg,{bad},it,c,,test,no,4,4,0,pattern,x\n"
+                                     f"nopkg-song,no-such-package,{tmp_path / 'absent.xm'},xm,c,,test,no,4,4,0,pattern,x\n")
+    assert main(["data", "modules", "--out", str(tmp_path / "out"), "--annotations", str(ann), "-q"]) == 1
+    err = capsys.readouterr().out
+    assert "junk.it: libopenmpt cannot load it" in err and "apt-get install no-such-package" in err
+    assert not list((tmp_path / "out").rglob("*.flac"))
+
+
+def test_stem_numbers_follow_roles_json_convention():
+    installed("xm")
+    data = Path(SMALL["xm"][1]).read_bytes()
+    samples, stems = smp.layout(data, "xm")
+    with Module(data) as m:
+        names = m.instrument_names()
+    assert [s.n for s in stems] == list(range(1, len(names) + 1)) and [s.name for s in stems] == [n.strip() for n in names]
+    assert json.dumps([s.samples for s in stems])  # plain ints
