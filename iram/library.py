@@ -125,9 +125,10 @@ def _paths_key(p: str | Path) -> str:
 def load_tags(sources: list[str], *, expand=None, on_error: Callable[[str], None] | None = None) -> tuple[list[LoopTags], int]:
     """Tags from tag tables (.csv/.json) and from audio files' metadata (files and
     folders; ``expand`` turns folders and globs into files, default as given).
-    Audio files without iram tags are skipped; files that cannot be read are
-    reported to ``on_error`` and counted. Returns (tags, number that failed)."""
-    from .metadata import read_tags
+    Audio files without iram tags, or in formats that cannot carry them, are
+    skipped; files that cannot be read are reported to ``on_error`` and counted.
+    Returns (tags, number that failed)."""
+    from .metadata import TAGGABLE, read_tags
 
     report = on_error or (lambda msg: None)
     tags: list[LoopTags] = []
@@ -138,7 +139,7 @@ def load_tags(sources: list[str], *, expand=None, on_error: Callable[[str], None
             tags += read_table(s)
         else:
             audio += expand([s]) if expand else [Path(s)]
-    for p in audio:
+    for p in (p for p in audio if p.suffix.lower() in TAGGABLE):
         try:
             t = read_tags(p)
         except IramError as err:
