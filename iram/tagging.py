@@ -137,6 +137,8 @@ def score(net, audio: np.ndarray, *, mode: str = "whole") -> np.ndarray:
     """
     import torch
 
+    from .activations import frame_features
+
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
     n = int(round(net.cfg.window * net.cfg.front.sample_rate))
@@ -146,12 +148,13 @@ def score(net, audio: np.ndarray, *, mode: str = "whole") -> np.ndarray:
         audio = audio[:n]
     dev = next(net.parameters()).device
     with torch.inference_mode():
-        x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
         if mode == "mean":
+            x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
             starts = range(0, len(audio) - n + 1, n // 2)
             p = torch.sigmoid(net(torch.stack([x[s:s + n] for s in starts]).to(dev))).mean(dim=0)
-        else:
-            p = torch.sigmoid(net(x[None].to(dev)))[0]
+        else:  # conv features in 60 s chunks (a whole song fits in memory too), pooled over all of them
+            z, _ = frame_features(net, audio)
+            p = torch.sigmoid(net.pool(z[None].to(dev)))[0]
     return p.cpu().numpy()
 
 
@@ -201,9 +204,9 @@ def tag_files(paths: Iterable[str | Path], *, model=None, device: str = "auto", 
         pending: deque = deque()
 
         def submit() -> None:
-            for p in paths:
+            p = next(paths, None)
+            if p is not None:
                 pending.append((Path(p), pool.submit(prepare, p, window=m.window, tempo=tempo)))
-                return
 
         for _ in range(4 * max(1, jobs)):
             submit()
