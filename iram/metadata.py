@@ -5,25 +5,28 @@ sample browsers and tag editors) and ``IRAM_TAGS`` (the whole
 :class:`~iram.looptags.LoopTags` as compact JSON, for ``iram tag --read``). They go
 where each format keeps free-form text:
 
-- MP3, WAV, AIFF: ID3v2.4 ``TXXX`` frames (in WAV and AIFF, the ``id3`` chunk);
+- MP3, WAV, AIFF: ID3v2.4 ``TXXX`` frames (in WAV and AIFF, the ``id3`` chunk); WAV
+  also gets RIFF INFO keywords ``IKEY`` = ``"iram: bass; chord"``, unless it has
+  keywords of its own (those are kept);
 - FLAC, Ogg Vorbis, Opus: Vorbis comments;
 - MP4 / M4A: freeform atoms ``----:com.github.iram:IRAM_ROLES`` and ``...:IRAM_TAGS``.
 
 Other tags are kept. The file is edited as a copy beside it, whose decoded samples
 must equal the original's (:func:`iram.audio.sample_hash`) before the copy replaces
 it: the audio is never changed, and an interrupted write leaves the file as it was.
-RIFF INFO chunks are not written (mutagen has no public writer for them).
 """
 from __future__ import annotations
 
 import json
 import shutil
+import struct
 from pathlib import Path
 
 from .errors import ExportError, IramError
 from .looptags import LoopTags
 
 ROLES_KEY, TAGS_KEY = "IRAM_ROLES", "IRAM_TAGS"
+INFO_KEY, INFO_PREFIX = "IKEY", "iram: "
 MP4_MEAN = "com.github.iram"
 ID3_SUFFIXES = (".mp3", ".wav", ".aif", ".aiff")
 VORBIS_SUFFIXES = (".flac", ".ogg", ".oga", ".opus")
@@ -98,6 +101,36 @@ def _get(f, kind: str, key: str) -> str | None:
     return bytes(v[0]).decode("utf-8") if v else None
 
 
+def _info_chunks(riff) -> list:
+    return [c for c in riff.root.subchunks() if c.id == "LIST" and getattr(c, "name", None) == "INFO"]
+
+
+def riff_info(path: str | Path) -> dict[str, str]:
+    """The RIFF INFO entries of a WAV file ({"IKEY": "...", ...}; empty if none)."""
+    from mutagen._riff import RiffFile  # mutagen has no public RIFF INFO API
+
+    with open(path, "rb") as fobj:
+        return {sub.id: sub.read().rstrip(b"\0").decode("latin-1") for c in _info_chunks(RiffFile(fobj)) for sub in c.subchunks()}
+
+
+def _set_riff_keywords(path: Path, roles: str) -> None:
+    """Put ``roles`` into the WAV's RIFF INFO keywords (``IKEY``), rewriting the INFO list
+    with its other entries kept, unless the file has keywords iram did not write."""
+    from mutagen._riff import RiffFile
+
+    with open(path, "r+b") as fobj:
+        riff = RiffFile(fobj)
+        lists = _info_chunks(riff)
+        entries = [(sub.id, sub.read()) for c in lists for sub in c.subchunks()]
+        if any(i == INFO_KEY and not d.decode("latin-1").startswith(INFO_PREFIX) for i, d in entries):
+            return
+        entries = [(i, d) for i, d in entries if i != INFO_KEY] + [(INFO_KEY, (INFO_PREFIX + roles).encode("latin-1") + b"\0")]
+        for c in lists:
+            c.delete()
+        riff.root.insert_chunk("LIST", b"INFO" + b"".join(i.encode("ascii") + struct.pack("<I", len(d)) + d + b"\0" * (len(d) % 2)
+                                                         for i, d in entries))
+
+
 def write_tags(path: str | Path, tags: LoopTags) -> Path:
     """Write ``tags`` into ``path``'s metadata; the decoded samples stay identical (checked).
 
@@ -119,6 +152,8 @@ def write_tags(path: str | Path, tags: LoopTags) -> Path:
             f = _open(tmp)
             _set(f, kind, {ROLES_KEY: roles, TAGS_KEY: blob})
             f.save()
+            if path.suffix.lower() == ".wav":
+                _set_riff_keywords(tmp, roles)
             if sample_hash(tmp) != before:
                 raise ExportError(f"{path}: writing tags would change the audio samples; the file was left as it was")
     except IramError:

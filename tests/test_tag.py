@@ -11,7 +11,7 @@ import soundfile as sf
 from iram.errors import ExportError, IramError
 from iram.library import Query, find, parse_tempo, read_table, write_table
 from iram.looptags import LoopTags
-from iram.metadata import read_tags, write_tags
+from iram.metadata import read_tags, riff_info, write_tags
 from iram.roles import ROLES
 from iram.tagging import fill_window, fit_bars
 
@@ -130,6 +130,17 @@ def test_tags_written_into_files_read_back_with_samples_unchanged(tmp_path):
         assert "percussion; voice" in text, p
     for p, x in lossless.items():  # and sample by sample, beyond the hash
         assert np.array_equal(sf.read(p, dtype="int32")[0], x), p
+    # WAV: RIFF INFO keywords too, with the file's other INFO entries kept; a file's own
+    # keywords are never overwritten (its ID3 chunk still carries the tags)
+    assert riff_info(tmp_path / "clip.wav")["IKEY"] == "iram: percussion; voice"
+    if shutil.which("ffmpeg"):
+        own = tmp_path / "own.wav"
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(files[0]), "-metadata", "IKEY=dusty drums", "-metadata", "title=Mine",
+                        "-c", "copy", str(own)], check=True)
+        t = tags(str(own.resolve()))
+        write_tags(own, t)
+        info = riff_info(own)
+        assert info["IKEY"] == "dusty drums" and info["INAM"] == "Mine" and read_tags(own) == t
 
 
 def test_metadata_errors_leave_files_alone(tmp_path):
