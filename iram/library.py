@@ -183,6 +183,7 @@ def tag_library(files: list[Path], *, out: str | Path | None = None, write: bool
     done: dict[str, LoopTags] = {}
     if skip_existing and out is not None and Path(out).is_file():
         done = {_paths_key(t.path): t for t in read_table(out)}
+    n_kept = len(done)
     failed = 0
     todo: list[Path] = []
     for f in files:
@@ -216,7 +217,7 @@ def tag_library(files: list[Path], *, out: str | Path | None = None, write: bool
     m = resolve_model(model, device) if todo else None
 
     def save() -> None:
-        if out is not None:
+        if out is not None and len(done) > n_kept:  # nothing new: an earlier table stays as it was
             write_table(out, _in_order(done, files), model=model_label(m) if m else "",
                         thresholds=loop_thresholds(m) if m else ())
 
