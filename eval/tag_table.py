@@ -7,8 +7,9 @@ loop thresholds) on held-out loops, next to the published loop-tagging figures.
 (b) loops cut from the real-music test split (tracker modules rendered to
     ``DIR/<slug>/mix.flac`` with ``truth.json``: 4-bar segments and per-role truth):
     every 4-bar truth segment that lasts at least 90% of the song's median segment
-    (partial ones at the ends left out) and has a truth for all six roles, cut from
-    the mix at its truth boundaries (sample-exact, no fades) into a 16-bit WAV loop.
+    (partial ones at the ends left out), cut from the mix at its truth boundaries
+    (sample-exact, no fades) into a 16-bit WAV loop; a role whose truth is masked
+    (null: a doubtful stem) in a segment leaves that loop out of that role's scores.
 
 Usage: python eval/tag_table.py --loops /work/data/loops-test [--n 1000] [--modules /work/data/modules/test]
        (loops made with: iram data loops --split test --n 1500 --seed 0 --out /work/data/loops-test)
@@ -104,10 +105,9 @@ def synthetic(folder: Path, n: int | None, jobs: int, deadline: float) -> tuple[
 
 
 def module_loops(root: Path, out: Path) -> tuple[list[Path], np.ndarray, list[float]]:
-    """Cut every full 4-bar truth segment of each ``root/<slug>/mix.flac`` whose six roles
-    all have a truth (``segments[k]["active"][role]`` true or false, not null: stems not yet
-    given a role leave it null) into a WAV in ``out``; return the files, their (n, 6)
-    truth and the tempo of their song."""
+    """Cut every full 4-bar truth segment of each ``root/<slug>/mix.flac`` into a WAV in
+    ``out``; return the files, their (n, 6) truth (NaN where the truth masks a role:
+    ``active`` null, a doubtful stem) and the tempo of their song."""
     import soundfile as sf
 
     from iram.roles import ROLES
@@ -115,24 +115,36 @@ def module_loops(root: Path, out: Path) -> tuple[list[Path], np.ndarray, list[fl
     files, ys, bpms = [], [], []
     for truth_path in sorted(root.glob("*/truth.json")):
         truth = json.loads(truth_path.read_text())
-        segs = [s for s in truth["segments"] if all(s.get("active", {}).get(r) is not None for r in ROLES)]
-        if not segs:
-            continue
         x, sr = sf.read(str(truth_path.parent / "mix.flac"), dtype="float32", always_2d=True)
         full = np.median([s["end"] - s["start"] for s in truth["segments"]])
-        for k, s in enumerate(segs):
+        for k, s in enumerate(truth["segments"]):
             if s["end"] - s["start"] < 0.9 * full:
                 continue
             f = out / f"{truth_path.parent.name}_{k:03d}.wav"
             sf.write(f, x[int(round(s["start"] * sr)):int(round(s["end"] * sr))], sr, subtype="PCM_16")
             files.append(f)
-            ys.append([float(bool(s["active"][r])) for r in ROLES])
+            ys.append([np.nan if s["active"].get(r) is None else float(bool(s["active"][r])) for r in ROLES])
             bpms.append(float(truth.get("bpm", np.nan)))
     return files, np.array(ys), bpms
 
 
-def modules(root: Path, jobs: int) -> tuple[dict, dict] | None:
+def masked_scores(y: np.ndarray, p: np.ndarray, thresholds) -> dict:
+    """:func:`iram.evaluate.classification_scores` role by role over the rows whose truth
+    for that role is not masked (NaN); macro = mean over roles, as there."""
     from iram.evaluate import classification_scores
+    from iram.roles import ROLES
+
+    per = {}
+    for i, r in enumerate(ROLES):
+        keep = ~np.isnan(y[:, i])
+        per[r] = classification_scores(y[keep][:, [i]], p[keep][:, [i]], [thresholds[i]], roles=(r,))["roles"][r]
+        per[r]["n"] = int(keep.sum())
+    macro = {k: float(np.mean([v[k] for v in per.values() if v[k] is not None]))
+             for k in ("roc_auc", "pr_auc", "f1", "accuracy", "pearson")}
+    return {"roles": per, "macro": macro, "n": int(len(y))}
+
+
+def modules(root: Path, jobs: int) -> tuple[dict, dict] | None:
     from iram.model import load
     from iram.tagging import loop_thresholds
 
@@ -142,8 +154,9 @@ def modules(root: Path, jobs: int) -> tuple[dict, dict] | None:
             return None
         p, tags, errors = run_tags(files, jobs)
     keep = ~np.isnan(p).any(axis=1)
-    scores = classification_scores(y[keep], p[keep], loop_thresholds(load()))
+    scores = masked_scores(y[keep], p[keep], loop_thresholds(load()))
     meta = {"n": int(keep.sum()), "songs": len({f.name.rsplit("_", 1)[0] for f in files}), "failed": len(errors),
+            "masked_cells": int(np.isnan(y[keep]).sum()),
             "tempo": tempo_scores([t for t, k in zip(tags, keep) if k], np.array(bpms)[keep])}
     return scores, meta
 
@@ -155,19 +168,25 @@ def main() -> None:
     ap.add_argument("--modules", default=None, help="folder of real-music test songs (<slug>/mix.flac + truth.json)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--max-minutes", type=float, default=float("inf"), help="stop the synthetic loops after this long (a prefix is scored)")
+    ap.add_argument("--modules-only", action="store_true", help="redo only the module row, keeping the synthetic one in --out")
     ap.add_argument("--out", default="eval/results/tag_table")
     args = ap.parse_args()
     t0 = time.time()
     load = os.getloadavg()
     res = {"rows": [], "meta": {}}
-    scores, meta = synthetic(Path(args.loops), args.n, args.jobs, t0 + 60 * args.max_minutes)
-    res["rows"].append(row(f"iram tag (HCNN, loop thresholds): {meta['n']} synthetic test loops", scores))
-    res["meta"]["synthetic"] = {**meta, "scores": scores}
+    if args.modules_only:  # keep the synthetic row of the last full run
+        old = json.loads(Path(args.out + ".json").read_text())
+        res["rows"].append(old["rows"][0])
+        res["meta"]["synthetic"] = old["meta"]["synthetic"]
+    else:
+        scores, meta = synthetic(Path(args.loops), args.n, args.jobs, t0 + 60 * args.max_minutes)
+        res["rows"].append(row(f"iram tag (HCNN, loop thresholds): {meta['n']} synthetic test loops", scores))
+        res["meta"]["synthetic"] = {**meta, "scores": scores}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out + ".json").write_text(json.dumps(res, indent=1))  # kept should the second row fail
     got = modules(Path(args.modules), args.jobs) if args.modules else None
     if got is None:
-        res["meta"]["modules"] = "pending: no song in --modules has per-role truth yet"
+        res["meta"]["modules"] = "pending: no song in --modules yet"
     else:
         scores, meta = got
         res["rows"].append(row(f"iram tag: {meta['n']} four-bar loops cut from {meta['songs']} real-music test songs", scores))
