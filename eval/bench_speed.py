@@ -53,7 +53,7 @@ def one_track(minutes: float, folder: Path, seed: int = 50) -> Path:
 
 
 def stages(path: Path) -> dict:
-    from iram.analyze import Analysis
+    from iram.result import Analysis
     from iram import audio, beats
     from iram.activations import frame_features, score_segments
     from iram.model import load

@@ -68,7 +68,7 @@ def corpus_table(corpus: Path, out: Path) -> None:
 
 
 def benchmark_track(results: Path, out: Path) -> None:
-    from iram.analyze import load_results
+    from iram.result import load_results
     from iram.annotations import load_truth_json
     from iram.benchmark import align
     from iram.plots import plot_analysis

@@ -1,102 +1,60 @@
-"""``analyze()``: audio file in, :class:`Analysis` out; saving and loading results."""
+"""The pipeline: one audio file in, an :class:`~iram.result.Analysis` out.
+
+decode (:mod:`iram.audio`) -> beats and downbeats (:mod:`iram.beats`) -> 4-bar segments
+(:mod:`iram.segments`) -> role probabilities (:mod:`iram.activations`) -> sections
+(:mod:`iram.sections`). :func:`analyze` returns the result; :func:`analyze_file` also writes
+its files (:mod:`iram.result`) and is what the CLI, the benchmark and batch engines call.
+"""
 from __future__ import annotations
 
-import json
+import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import __version__
-from .errors import AudioError, IramError
-from .roles import ROLES
-from .sections import Section, find_sections
-from .segments import Segment
+from .errors import AudioError
+from .result import Analysis, output_paths, outputs_complete, save
+from .sections import find_sections
+
+if TYPE_CHECKING:
+    from .model import RoleModel
 
 BEAT_SR, MODEL_SR = 44100, 16000
 
 
-@dataclass(frozen=True)
-class Analysis:
-    """Everything iram knows about one track. ``iram`` is (6, n_segments), rows in ROLES order."""
-
-    path: str
-    duration: float
-    bpm: float
-    beats: np.ndarray
-    downbeats: np.ndarray
-    segments: tuple[Segment, ...]
-    iram: np.ndarray
-    thresholds: tuple[float, ...]
-    sections: tuple[Section, ...]
-    model: dict = field(default_factory=dict)
-    fixed_grid: bool = True
-    version: str = __version__
-
-    @property
-    def active(self) -> np.ndarray:
-        """(6, n_segments) bool: role on at the model's threshold."""
-        return self.iram >= np.asarray(self.thresholds)[:, None]
-
-    @property
-    def name(self) -> str:
-        return Path(self.path).name
-
-    def to_json(self) -> dict:
-        act = self.active
-        return {
-            "file": self.name, "path": self.path, "iram_version": self.version, "roles": list(ROLES),
-            "model": self.model, "thresholds": list(self.thresholds), "duration": round(self.duration, 4),
-            "bpm": round(self.bpm, 3), "fixed_grid": self.fixed_grid,
-            "beats": [round(float(b), 4) for b in self.beats], "downbeats": [round(float(b), 4) for b in self.downbeats],
-            "segments": [{"start": round(s.start, 4), "end": round(s.end, 4), "bars": list(s.bars), "partial": s.partial,
-                          "roles": {r: {"probability": round(float(self.iram[i, k]), 4), "active": bool(act[i, k])}
-                                    for i, r in enumerate(ROLES)}} for k, s in enumerate(self.segments)],
-            "sections": [{"start": round(s.start, 4), "end": round(s.end, 4), "bars": list(s.bars), "label": s.label,
-                          "roles": list(s.roles), "name": s.name} for s in self.sections],
-        }
-
-    @classmethod
-    def from_json(cls, d: dict) -> "Analysis":
-        try:
-            if d["roles"] != list(ROLES):
-                raise IramError(f"results list roles {d['roles']}; this iram needs {list(ROLES)}")
-            segs = tuple(Segment(s["start"], s["end"], tuple(s["bars"]), s.get("partial", False)) for s in d["segments"])
-            iram = np.array([[s["roles"][r]["probability"] for s in d["segments"]] for r in ROLES], np.float32).reshape(len(ROLES), -1)
-            secs = tuple(Section(s["start"], s["end"], tuple(s["bars"]), s["label"], tuple(s["roles"]), s["name"]) for s in d.get("sections", []))
-            return cls(path=d.get("path", d.get("file", "")), duration=d["duration"], bpm=d["bpm"], beats=np.array(d["beats"]),
-                       downbeats=np.array(d["downbeats"]), segments=segs, iram=iram, thresholds=tuple(d["thresholds"]),
-                       sections=secs, model=d.get("model", {}), fixed_grid=d.get("fixed_grid", True),
-                       version=d.get("iram_version", "?"))
-        except (KeyError, TypeError) as err:
-            raise IramError(f"results JSON lacks {err}; is it an .iram.json written by iram analyze?") from err
-
-
-def load_results(path: str | Path) -> Analysis:
-    path = Path(path)
-    try:
-        return Analysis.from_json(json.loads(path.read_text()))
-    except FileNotFoundError as err:
-        raise IramError(f"{path}: no such results file; run 'iram analyze' first") from err
-    except json.JSONDecodeError as err:
-        raise IramError(f"{path}: not valid JSON ({err.msg}); re-run 'iram analyze'") from err
-    except IramError as err:
-        raise IramError(f"{path}: {err}") from err
-
-
-def analyze(path: str | Path, *, model=None, device: str = "auto", mode: str = "segment") -> Analysis:
+def analyze(path: str | os.PathLike, *, model: RoleModel | str | os.PathLike | None = None, device: str = "auto",
+            mode: str = "segment") -> Analysis:
     """Analyse one audio file: beats, 4-bar segments, role probabilities, sections.
 
     ``model`` is a loaded :class:`~iram.model.RoleModel`, a checkpoint path, or
-    None for the bundled model. Raises :class:`~iram.errors.IramError` subclasses
-    with one-line messages for bad input.
+    None for the bundled model; ``device`` is auto, cpu or cuda; ``mode`` how a
+    segment's frames become one score (segment, mean or max). Raises
+    :class:`~iram.errors.IramError` subclasses with one-line messages for bad input.
     """
-    return analyze_with_audio(path, model=model, device=device, mode=mode)[0]
+    return _run(path, model=model, device=device, mode=mode)[0]
 
 
-def analyze_with_audio(path: str | Path, *, model=None, device: str = "auto", mode: str = "segment") -> tuple[Analysis, np.ndarray]:
-    """:func:`analyze`, also returning the decoded mono 16 kHz audio (for the plot)."""
+def analyze_file(path: str | os.PathLike, *, outdir: str | os.PathLike | None = None,
+                 model: RoleModel | str | os.PathLike | None = None, device: str = "auto", mode: str = "segment",
+                 plot: bool = True, skip_existing: bool = False) -> Analysis | None:
+    """Analyse ``path`` and write NAME.iram.npy, .json and (``plot``) .png into ``outdir``
+    (default: beside the file), each atomically; NAME is the file's name as given.
+
+    With ``skip_existing``, a file whose outputs are all there and whole (the JSON loads,
+    the .npy matches it, the PNG exists when ``plot``) is not analysed again: returns None.
+    Otherwise returns the :class:`~iram.result.Analysis` it wrote. Parameters as :func:`analyze`.
+    """
+    if skip_existing and outputs_complete(output_paths(path, outdir), plot=plot):
+        return None
+    a, y16 = _run(path, model=model, device=device, mode=mode)
+    save(a, outdir=outdir, plot=plot, audio=y16, sr=MODEL_SR)
+    return a
+
+
+def _run(path: str | os.PathLike, *, model, device: str, mode: str) -> tuple[Analysis, np.ndarray]:
+    """:func:`analyze`, also returning the decoded mono 16 kHz audio, shape (n,), for the figure."""
     from . import audio as audio_mod
     from . import beats as beats_mod
     from .activations import frame_features, score_segments
@@ -106,6 +64,8 @@ def analyze_with_audio(path: str | Path, *, model=None, device: str = "auto", mo
     path = Path(path)
     if not path.exists():
         raise AudioError(f"{path}: no such file; check the path")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, not an audio file; give the files inside it")
     dev = pick_device(device)
     rm = model if isinstance(model, RoleModel) else load(model, device=dev)
     au = audio_mod.load(path, rates=(BEAT_SR, MODEL_SR))
@@ -129,30 +89,7 @@ def analyze_with_audio(path: str | Path, *, model=None, device: str = "auto", mo
     segs = make_segments(bt.downbeats, duration, offset)
     iram = score_segments(rm.net, z, fps, [(s.start, s.end) for s in segs], mode=mode)
     secs = find_sections(iram, rm.thresholds, segs)
-    a = Analysis(path=str(path.resolve()), duration=duration, bpm=bt.bpm, beats=bt.beats, downbeats=bt.downbeats,
+    a = Analysis(path=os.path.abspath(path), duration=duration, bpm=bt.bpm, beats=bt.beats, downbeats=bt.downbeats,
                  segments=tuple(segs), iram=iram, thresholds=tuple(rm.thresholds), sections=tuple(secs),
                  model={"name": rm.name, "version": rm.version, "path": rm.path}, fixed_grid=bt.fixed_grid)
     return a, y16
-
-
-def output_paths(audio_path: str | Path, outdir: str | Path | None = None) -> dict[str, Path]:
-    p = Path(audio_path)
-    folder = Path(outdir) if outdir else p.parent
-    return {ext: folder / f"{p.stem}.iram.{ext}" for ext in ("npy", "json", "png")}
-
-
-def save(a: Analysis, outdir: str | Path | None = None, *, plot: bool = True, audio: np.ndarray | None = None) -> dict[str, Path]:
-    """Write NAME.iram.npy, NAME.iram.json and NAME.iram.png, each atomically.
-    ``audio`` (mono, 16 kHz) saves decoding the file again for the spectrogram."""
-    from .io import atomic_path, write_text
-
-    paths = output_paths(a.path, outdir)
-    with atomic_path(paths["npy"]) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, a.iram.astype(np.float32))
-    write_text(paths["json"], json.dumps(a.to_json(), indent=1))
-    if plot:
-        from .plots import plot_analysis
-
-        plot_analysis(a, paths["png"], audio=audio, sr=MODEL_SR)
-    return paths

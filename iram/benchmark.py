@@ -172,8 +172,9 @@ def _analyses(truths: list[Truth], *, predictions: Path | None, model_path: str 
     beside the prediction as ``<stem>.madmom.json`` and reloaded from there."""
     from tqdm import tqdm
 
-    from .analyze import analyze_with_audio, load_results, save
+    from .analyze import analyze_file
     from .model import load
+    from .result import load_results
 
     out, model = [], None
     for t in tqdm(truths, desc="benchmark", disable=quiet, file=sys.stderr):
@@ -190,10 +191,8 @@ def _analyses(truths: list[Truth], *, predictions: Path | None, model_path: str 
             out.append(None)
         else:
             model = model or load(model_path)
-            a, y16 = analyze_with_audio(t.audio, model=model)
             (pred_dir / sub).mkdir(parents=True, exist_ok=True)
-            save(a, pred_dir / sub, audio=y16)
-            out.append(a)
+            out.append(analyze_file(t.audio, outdir=pred_dir / sub, model=model))
         if madmom is not None:
             f = (predictions or pred_dir) / sub / f"{stem}.madmom.json"
             if f.exists():

@@ -15,8 +15,7 @@ from . import __version__
 from .annotations import SETS
 from .benchmark import DEFAULT_OUT
 from .choices import DEVICES, MODES
-
-EXPORT_FORMATS = ("rekordbox", "traktor", "serato", "mixxx", "audacity", "csv", "json")
+from .export import FORMATS as EXPORT_FORMATS
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -42,9 +41,11 @@ def get_parser() -> argparse.ArgumentParser:
     pl.add_argument("-o", "--outdir")
 
     e = sub.add_parser("export", help="write sections as cue points for DJ software")
-    e.add_argument("results", nargs="+", help=".iram.json files")
-    e.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    e.add_argument("results", nargs="*", help=".iram.json files")
+    e.add_argument("--format", choices=EXPORT_FORMATS)
     e.add_argument("-o", "--target", help="library file to create or merge into (rekordbox XML, NML, Mixxx DB) or folder for plain exports")
+    e.add_argument("--restore", metavar="TARGET", help="put back the library (or Serato-tagged audio file) as it was before "
+                   "iram first wrote to it, from the copy kept in .iram/ beside it")
 
     t = sub.add_parser("train", help="train a role classifier on dataset folders")
     t.add_argument("--data", action="append", required=True, help="training dataset folder (repeatable)")
@@ -127,18 +128,22 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
-def expand(paths: list[str]) -> list[Path]:
-    """Files, folders (recursively) and glob patterns, in order."""
+def expand(paths: list[str]) -> tuple[list[Path], list[str]]:
+    """Files, folders (recursively) and glob patterns, in order; and a one-line error for
+    each folder that holds no audio (a folder named ``x.wav`` among ``*.wav`` included)."""
     from .audio import find_audio
+    from .errors import AudioError
 
     out: list[Path] = []
+    errors: list[str] = []
     for p in paths:
-        if not os.path.exists(p) and any(c in p for c in "*?["):
-            hits = sorted(glob.glob(p, recursive=True))
-            out += find_audio(hits) if hits else [Path(p)]
-        else:
-            out += find_audio([p])
-    return out
+        hits = sorted(glob.glob(p, recursive=True)) if not os.path.lexists(p) and any(c in p for c in "*?[") else [p]
+        for h in hits or [p]:
+            try:
+                out += find_audio([h])
+            except AudioError as err:
+                errors.append(str(err))
+    return out, errors
 
 
 def _err(msg: str) -> None:
@@ -148,23 +153,27 @@ def _err(msg: str) -> None:
 def cmd_analyze(args) -> int:
     from tqdm import tqdm
 
-    from .analyze import analyze_with_audio, output_paths, save
+    from .analyze import analyze_file
     from .errors import IramError
     from .model import load, pick_device
+    from .result import output_paths, unique_outputs
 
     if not args.paths and not args.demo:
         _err("no input: give audio files, folders or globs, or --demo for the bundled demo track")
         return 2
-    files = expand(args.paths)
+    if args.export_to and not args.export:
+        _err(f"--export-to {args.export_to} without --export: say which format to write, e.g. --export rekordbox")
+        return 2
+    files, bad = expand(args.paths)
     if args.demo:
         from importlib.resources import files as package_files
 
         files.append(Path(str(package_files("iram").joinpath("demo/iram-demo.flac"))))
         args.outdir = args.outdir or "."  # not beside the demo, inside the installed package
-    missing = [f for f in files if not f.is_file()]
-    for f in missing:
-        _err(f"{f}: no such file; check the path")
-    files = [f for f in files if f.is_file()]
+    bad += [f"{f}: no such file; check the path" for f in files if not f.is_file()]
+    files, clashes = unique_outputs([f for f in files if f.is_file()], outdir=args.outdir)
+    for msg in bad + clashes:
+        _err(msg)
     if not files:
         return 1
     if args.outdir:
@@ -177,17 +186,26 @@ def cmd_analyze(args) -> int:
 
         threading.Thread(target=importlib.import_module, args=("matplotlib.pyplot",), daemon=True).start()
     model = load(args.model, device=pick_device(args.device))
-    failed = 0
-    for f in tqdm(files, desc="analyse", unit="track", disable=args.quiet or len(files) < 2, file=sys.stderr):
-        if args.skip_existing and output_paths(f, args.outdir)["json"].exists():
-            continue
-        try:
-            a, y16 = analyze_with_audio(f, model=model, mode=args.mode)
-            paths = save(a, args.outdir, plot=not args.no_plot, audio=y16)
-            for fmt in args.export:
-                from .export import export
+    from .export import LIBRARY_FORMATS, export
 
-                export([a], fmt, args.export_to or paths["json"].parent)
+    failed, for_libraries = len(bad) + len(clashes), []
+
+    def report(lines: list[str]) -> None:
+        for line in lines if not args.quiet else []:
+            print(line, file=sys.stderr)
+
+    for f in tqdm(files, desc="analyse", unit="track", disable=args.quiet or len(files) < 2, file=sys.stderr):
+        try:
+            a = analyze_file(f, outdir=args.outdir, model=model, mode=args.mode, plot=not args.no_plot,
+                             skip_existing=args.skip_existing)
+            if a is None:
+                continue
+            paths = output_paths(f, args.outdir)
+            for fmt in args.export:  # a library is written once, after the batch
+                if fmt not in LIBRARY_FORMATS:
+                    report(export([a], fmt, args.export_to or paths["json"].parent, option="--export-to"))
+            if set(args.export) & set(LIBRARY_FORMATS):
+                for_libraries.append((a, paths["json"].parent))
             if a.segments and a.segments[0].partial and len(a.segments) == 1:
                 print(f"iram: warning: {f}: shorter than 4 bars at {a.bpm:.1f} BPM; one partial segment", file=sys.stderr)
             if not args.quiet and len(files) < 2:
@@ -195,29 +213,65 @@ def cmd_analyze(args) -> int:
         except IramError as err:
             failed += 1
             _err(str(err))
-    return 1 if failed or missing else 0
+    for fmt in (f for f in dict.fromkeys(args.export) if f in LIBRARY_FORMATS):
+        groups: dict = {}
+        for a, folder in for_libraries:
+            groups.setdefault(args.export_to or folder, []).append(a)
+        for target, results in groups.items():
+            try:
+                report(export(results, fmt, target, option="--export-to"))
+            except IramError as err:
+                failed += 1
+                _err(str(err))
+    return 1 if failed else 0
 
 
 def cmd_plot(args) -> int:
-    from .analyze import load_results
+    from .errors import IramError
     from .plots import plot_analysis
+    from .result import load_results, plot_path
 
+    failed = 0
     for r in args.results:
-        a = load_results(r)
-        folder = Path(args.outdir) if args.outdir else Path(r).parent
-        plot_analysis(a, folder / Path(r).name.replace(".iram.json", ".iram.png"))
-    return 0
+        try:
+            plot_analysis(load_results(r), plot_path(r, args.outdir))
+        except IramError as err:
+            failed += 1
+            _err(str(err))
+    return 1 if failed else 0
 
 
 def cmd_export(args) -> int:
-    from .analyze import load_results
-    from .export import export
+    from .errors import IramError
+    from .export import LIBRARY_FORMATS, export, restore
+    from .result import load_results
 
+    if args.restore:
+        if args.results or args.target:
+            _err("--restore takes only the library (or audio file) to restore; give no results and no -o")
+            return 2
+        print(restore(args.restore))
+        return 0
+    if not args.results or not args.format:
+        _err("give .iram.json results and --format (or --restore TARGET)")
+        return 2
     results = [load_results(r) for r in args.results]
     target = args.target or Path(args.results[0]).parent
-    for line in export(results, args.format, target):
-        print(line)
-    return 0
+    if args.format in LIBRARY_FORMATS:  # one library, written once for the whole batch
+        batches = [results]
+    else:  # each file on its own: a bad one is reported and the rest still written
+        batches = [[a] for a in results]
+    failed = 0
+    for batch in batches:
+        try:
+            for line in export(batch, args.format, target):
+                print(line)
+        except IramError as err:
+            if len(batches) == 1:
+                raise
+            failed += 1
+            _err(str(err))
+    return 1 if failed else 0
 
 
 def cmd_train(args) -> int:
@@ -247,7 +301,9 @@ def cmd_benchmark(args) -> int:
 def cmd_tag(args) -> int:
     from .library import format_table, tag_library
 
-    files = expand(args.paths)
+    files, bad = expand(args.paths)
+    for msg in bad:
+        _err(msg)
     tags, failed = tag_library(files, out=args.out, write=args.write_tags, skip_existing=args.skip_existing, read=args.read,
                                model=args.model, device=args.device, tempo=not args.no_tempo, jobs=args.jobs,
                                progress=not args.quiet, on_error=_err)
@@ -255,7 +311,7 @@ def cmd_tag(args) -> int:
         sys.stdout.write(format_table(tags, "csv"))
     elif not args.quiet:
         print(f"iram: {len(tags)} files tagged -> {args.out}" + (f"; {failed} failed" if failed else ""), file=sys.stderr)
-    return 1 if failed else 0
+    return 1 if failed or bad else 0
 
 
 def cmd_find(args) -> int:
@@ -263,10 +319,19 @@ def cmd_find(args) -> int:
 
     query = Query(with_roles=tuple(args.role), without_roles=tuple(args.not_roles),
                   tempo=parse_tempo(args.tempo) if args.tempo else None)
-    tags, failed = load_tags(args.source, expand=expand, on_error=_err)
+    bad: list[str] = []
+
+    def files_of(paths: list[str]) -> list[Path]:
+        files, errors = expand(paths)
+        bad.extend(errors)
+        return files
+
+    tags, failed = load_tags(args.source, expand=files_of, on_error=_err)
+    for msg in bad:
+        _err(msg)
     for t in find(tags, query):
         print(t.path)
-    return 1 if failed else 0
+    return 1 if failed or bad else 0
 
 
 def cmd_data(args) -> int:
@@ -290,18 +355,31 @@ def cmd_data(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
+    import signal
+    import warnings
+
     from .errors import IramError
 
     handler = {"analyze": cmd_analyze, "plot": cmd_plot, "export": cmd_export, "train": cmd_train,
                "benchmark": cmd_benchmark, "data": cmd_data, "tag": cmd_tag, "find": cmd_find}[args.command]
+    try:  # SIGTERM unwinds like Ctrl-C, so temporary files are removed and outputs stay whole
+        old_term = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    except ValueError:  # not the main thread: leave signals to the caller
+        old_term = None
     try:
-        return handler(args)
+        with warnings.catch_warnings():
+            # the one-line promise: library warnings (decoders, matplotlib, madmom) are not the user's business
+            warnings.simplefilter("ignore")
+            return handler(args)
     except IramError as err:
         _err(str(err))
         return 1
     except KeyboardInterrupt:
         _err("interrupted; outputs written so far are complete")
         return 130
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ def atomic_path(path: str | os.PathLike, *, backup: bool = False) -> Iterator[Pa
     """Yield a temporary path beside ``path``; rename it over ``path`` on success.
 
     With ``backup=True`` an existing ``path`` is first copied to ``path.bak``.
-    On any exception the temporary file is removed and ``path`` is untouched.
+    On any exception (or an interrupt) the temporary file is removed and ``path`` is
+    untouched; an ``OSError`` (a full disk) becomes a one-line :class:`IramError`.
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
@@ -24,18 +25,21 @@ def atomic_path(path: str | os.PathLike, *, backup: bool = False) -> Iterator[Pa
         raise IramError(f"{folder}: output folder does not exist; create it or choose another with -o")
     if not os.access(folder, os.W_OK):
         raise IramError(f"{folder}: output folder is not writable; choose another with -o")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=folder)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=folder)
+        tmp_path = Path(tmp)
+        os.close(fd)
         yield tmp_path
         if backup and path.exists():
             shutil.copy2(path, path.with_name(path.name + ".bak"))
         # mkstemp makes 0600 files: keep the replaced file's mode, else the usual umask one
         os.chmod(tmp_path, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
         os.replace(tmp_path, path)
+    except OSError as err:  # a full disk, a quota, a folder gone: one line, and the old file kept
+        raise IramError(f"{path}: cannot write it ({err.strerror or err}); free some space or write elsewhere") from err
     finally:
-        if tmp_path.exists():
+        if tmp_path is not None and tmp_path.exists():
             tmp_path.unlink()
 
 

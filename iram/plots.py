@@ -2,6 +2,7 @@
 sections marked on both, time axes shared."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +85,8 @@ def plot_analysis(a, out: str | Path, *, audio: np.ndarray | None = None, sr: in
     bottom.set_xlim(0, a.duration)
     fig.suptitle(f"{a.name} — {a.bpm:.1f} BPM — iram {a.version}, model {a.model.get('name', '?')}", y=1.06 if a.sections else 1.0)
     out = Path(out)
-    with atomic_path(out) as tmp:
+    with atomic_path(out) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # glyphs a track's name needs and the font lacks: drawn as boxes, not a warning
         fig.savefig(tmp, dpi=100, format="png", bbox_inches="tight")
     plt.close(fig)
     return out

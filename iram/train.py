@@ -226,6 +226,10 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
     from tqdm import tqdm
 
     device = pick_device(device)
+    if cfg.master > 0:
+        from .data import require_train_packages
+
+        require_train_packages("pedalboard")  # the mastering chain
     for folder in (*(tracks or ()), *(valid_tracks or ())):  # before minutes of loading loops
         if not Path(folder).is_dir():
             raise DataError(f"{folder}: tracks folder not found; make tracks with 'iram data tracks'")

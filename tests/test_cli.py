@@ -62,7 +62,7 @@ def test_analyze_writes_the_output_contract(loop_wav, tmp_path):
 
 def test_python_api_round_trips_json(loop_wav):
     import iram
-    from iram.analyze import Analysis
+    from iram.result import Analysis
 
     a = iram.analyze(loop_wav[0])
     b = Analysis.from_json(json.loads(json.dumps(a.to_json())))
@@ -131,6 +131,52 @@ def test_a_bad_file_does_not_stop_a_batch(loop_wav, tmp_path):
     r = run("analyze", folder, "-o", out, "--no-plot", "-q")
     assert r.returncode == 1 and "b.wav" in r.stderr and "Traceback" not in r.stderr
     assert (out / "a.iram.json").exists() and not (out / "b.iram.json").exists()
+
+
+def test_a_batch_goes_past_every_kind_of_bad_input_with_one_line_each(loop_wav, tmp_path):
+    good = loop_wav[0].read_bytes()
+    y, sr = sf.read(loop_wav[0], dtype="float32")
+    for d in ("a", "b", "x.wav"):  # x.wav: a folder with an audio file's name
+        (tmp_path / d).mkdir()
+    (tmp_path / "a" / "曲 track.wav").write_bytes(good)  # a name the plot font cannot draw
+    (tmp_path / "b" / "曲 track.wav").write_bytes(good)  # same name, other folder, one -o
+    nan = y.copy()
+    nan[1000] = np.nan
+    sf.write(tmp_path / "nan.wav", nan, sr, subtype="FLOAT")
+    sf.write(tmp_path / "dc.wav", np.full(len(y), 0.25, np.float32), sr)
+    mp3 = tmp_path / "half.mp3"
+    sf.write(mp3, y, sr, format="MP3")
+    mp3.write_bytes(mp3.read_bytes()[: mp3.stat().st_size // 2])
+    (tmp_path / "cut.wav").write_bytes(good[: len(good) // 2])
+    out = tmp_path / "out"
+    r = run("analyze", *(tmp_path / n for n in ("a/曲 track.wav", "b/曲 track.wav", "x.wav", "nan.wav", "dc.wav", "half.mp3",
+                                                "cut.wav")), "-o", out, "-q")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    lines = r.stderr.splitlines()
+    assert all(ln.startswith("iram: error: ") for ln in lines), r.stderr  # no decoder or plotting warnings
+    expect = {"b/曲 track.wav": "a/曲 track.wav", "x.wav": "no audio files", "nan.wav": "NaN", "dc.wav": "no music",
+              "half.mp3": "truncated", "cut.wav": "truncated"}
+    assert len(lines) == len(expect), r.stderr
+    for name, word in expect.items():
+        assert sum(name in ln and word in ln for ln in lines) == 1, (name, r.stderr)
+    assert sorted(p.name for p in out.iterdir()) == [f"曲 track.iram.{e}" for e in ("json", "npy", "png")]
+    assert json.loads((out / "曲 track.iram.json").read_text())["path"].endswith("a/曲 track.wav")
+
+
+def test_a_symlinked_input_is_named_after_the_link_and_skipped_only_when_whole(loop_wav, tmp_path):
+    link = tmp_path / "My Track.wav"
+    link.symlink_to(loop_wav[0])
+    out = tmp_path / "out"
+    assert run("analyze", link, "-o", out, "-q", "--no-plot").returncode == 0
+    js = out / "My Track.iram.json"
+    assert json.loads(js.read_text())["path"] == str(link) and not (out / "loop124.iram.json").exists()
+    before = js.stat().st_mtime_ns
+    assert run("analyze", link, "-o", out, "-q", "--no-plot", "--skip-existing").returncode == 0
+    assert js.stat().st_mtime_ns == before
+    js.write_text(js.read_text()[:200])  # a cut-short result is not a finished one
+    r = run("analyze", link, "-o", out, "-q", "--no-plot", "--skip-existing")
+    assert r.returncode == 0, r.stderr
+    assert abs(json.loads(js.read_text())["bpm"] - 124.0) < 1.24
 
 
 def test_benchmark_composed_end_to_end(tmp_path):

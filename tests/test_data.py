@@ -96,6 +96,13 @@ def test_mixed_loops_share_tempo_and_key_and_same_seed_is_identical(tmp_path):
         assert np.abs(y).max() < 1.0 and np.sqrt(np.mean(y ** 2)) > 1e-3
 
 
+def test_loops_n_is_the_number_written(tmp_path):
+    out = make_loops(n=3, split="valid", out=tmp_path / "three", seed=3, progress=False)
+    la = pd.read_csv(out / "labels.csv")
+    assert len(la) == 3 and sorted(la["n_roles"]) == [1, 2, 3]
+    assert sorted(p.name for p in out.glob("*.flac")) == sorted(la["file"])
+
+
 def test_bad_arguments(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="positive"):
         make_loops(n=0, split="train", out=tmp_path)

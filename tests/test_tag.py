@@ -262,5 +262,5 @@ def test_python_api_tags_one_file(tmp_path):
     with pytest.raises(IramError, match="no such file"):
         iram.tag(tmp_path / "missing.wav")
     sf.write(tmp_path / "silent.wav", np.zeros(SR, np.float32), SR)
-    with pytest.raises(IramError, match="silent.wav: audio is silent"):
+    with pytest.raises(IramError, match="silent.wav: .*silent"):
         iram.tag(tmp_path / "silent.wav")

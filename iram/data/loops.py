@@ -86,6 +86,7 @@ class Job:
     split: str
     seed: int
     out: str
+    mixes: int = MIXES_PER_CONTEXT  # the last context of a run writes only what ``n`` still needs
 
 
 def _pick(rng: np.random.Generator, srcs: list[Source]) -> Source:
@@ -108,7 +109,7 @@ def render_context(job: Job) -> list[dict]:
         stems[role] = stem_effects(x, role, ctx, rng)
         used[role] = src.id
     rows = []
-    for size in range(1, MIXES_PER_CONTEXT + 1):
+    for size in range(1, job.mixes + 1):
         roles = sorted(rng.choice(len(ROLES), size=size, replace=False))
         chosen = {ROLES[r]: stems[ROLES[r]] for r in roles}
         audio = mix(chosen, rng)
@@ -121,7 +122,8 @@ def render_context(job: Job) -> list[dict]:
 
 
 def make_loops(*, n: int, split: str, out: str | Path, seed: int = 0, jobs: int = 1, progress: bool = True) -> Path:
-    """Write ``n`` mixed loops (rounded up to whole contexts) and ``labels.csv`` into ``out``.
+    """Write ``n`` mixed loops and ``labels.csv`` into ``out``: whole contexts of
+    MIXES_PER_CONTEXT mixes (1..5 roles), the last one cut short when ``n`` is not a multiple.
 
     The same ``seed`` and ``split`` give identical files whatever ``jobs`` is.
     """
@@ -131,9 +133,9 @@ def make_loops(*, n: int, split: str, out: str | Path, seed: int = 0, jobs: int 
 
     out = prepare(n, split, out, what="loops")
     n_ctx = -(-n // MIXES_PER_CONTEXT)
-    work = [Job(i, split, seed, str(out)) for i in range(n_ctx)]
+    work = [Job(i, split, seed, str(out), min(MIXES_PER_CONTEXT, n - i * MIXES_PER_CONTEXT)) for i in range(n_ctx)]
     rows: list[dict] = []
-    bar = tqdm(total=n_ctx * MIXES_PER_CONTEXT, desc=f"loops ({split})", unit="loop", disable=not progress)
+    bar = tqdm(total=n, desc=f"loops ({split})", unit="loop", disable=not progress)
     if jobs > 1:
         import multiprocessing as mp
 
