@@ -191,16 +191,24 @@ def tag(path: str | Path, *, model=None, device: str = "auto", mode: str = "whol
 
 
 def tag_files(paths: Iterable[str | Path], *, model=None, device: str = "auto", mode: str = "whole", tempo: bool = True,
-              jobs: int = 2) -> Iterator[tuple[Path, LoopTags | IramError]]:
+              jobs: int = 2, processes: bool = False) -> Iterator[tuple[Path, LoopTags | IramError]]:
     """Tag many files with one loaded model, in input order: ``(path, tags)``, or
     ``(path, error)`` for a file that cannot be tagged (the batch goes on).
 
-    ``jobs`` worker threads decode files and track their beats ahead of the model
-    (at most ``4 * jobs`` files ahead, so memory stays flat for any library size).
+    ``jobs`` workers decode files and track their beats ahead of the model (at most
+    ``4 * jobs`` files ahead, so memory stays flat for any library size): threads, or
+    with ``processes`` worker processes (each loads madmom once; no shared interpreter lock).
     """
     m = resolve_model(model, device)
     paths = iter(paths)
-    with ThreadPoolExecutor(max(1, jobs)) as pool:
+    if processes:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        executor = ProcessPoolExecutor(max(1, jobs), mp_context=mp.get_context("spawn"))
+    else:
+        executor = ThreadPoolExecutor(max(1, jobs))
+    with executor as pool:
         pending: deque = deque()
 
         def submit() -> None:
