@@ -30,7 +30,7 @@ INFO_KEY, INFO_PREFIX = "IKEY", "iram: "
 MP4_MEAN = "com.github.iram"
 ID3_SUFFIXES = (".mp3", ".wav", ".aif", ".aiff")
 VORBIS_SUFFIXES = (".flac", ".ogg", ".oga", ".opus")
-MP4_SUFFIXES = (".m4a", ".mp4", ".aac", ".alac")
+MP4_SUFFIXES = (".m4a", ".mp4")
 TAGGABLE = ID3_SUFFIXES + VORBIS_SUFFIXES + MP4_SUFFIXES
 
 
