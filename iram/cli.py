@@ -24,7 +24,7 @@ def get_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     a = sub.add_parser("analyze", help="analyse tracks: IRAM .npy/.json/.png beside each (or in -o)")
-    a.add_argument("paths", nargs="*", help="audio files, folders or glob patterns")
+    a.add_argument("paths", nargs="*", help="audio files, folders, glob patterns or .txt lists (one path per line)")
     a.add_argument("--demo", action="store_true", help="also analyse the bundled one-minute demo track (outputs to -o, default .)")
     a.add_argument("-o", "--outdir", help="output folder (default: beside each input)")
     a.add_argument("--model", help="checkpoint to use instead of the bundled one")
@@ -35,6 +35,12 @@ def get_parser() -> argparse.ArgumentParser:
     a.add_argument("--export", action="append", choices=EXPORT_FORMATS, default=[], help="also export sections as cues (repeatable)")
     a.add_argument("--export-to", help="target library file for --export (rekordbox XML, Traktor NML, Mixxx DB)")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    a.add_argument("--engine", default="local", choices=("local", "ray"), help="ray: a Ray Data pipeline, on this machine "
+                   "or a cluster (needs pip install 'iram[ray]'); writes a catalogue.csv manifest")
+    a.add_argument("--address", help="ray: cluster to join (auto or HOST:PORT; default: start a local Ray)")
+    a.add_argument("--gpus-per-model", type=float, help="ray: GPUs per role-model actor (default 1 when the cluster has GPUs; "
+                   "0.5 packs two on one GPU)")
+    a.add_argument("--manifest", help="ray: manifest CSV to append to (default: catalogue.csv in -o, else .)")
 
     pl = sub.add_parser("plot", help="redraw the PNG from saved .iram.json results (no model needed)")
     pl.add_argument("results", nargs="+")
@@ -124,20 +130,26 @@ def get_parser() -> argparse.ArgumentParser:
     mo.add_argument("--split", default="all", choices=("train", "valid", "test", "all"))
     mo.add_argument("--jobs", type=int, default=1)
     mo.add_argument("--annotations", help="folder with modules.csv and roles.json (default: annotations/modules of this checkout)")
+    mo.add_argument("--truth-only", action="store_true", help="re-make truth.json of rendered modules from the tables; render nothing")
     mo.add_argument("-q", "--quiet", action="store_true")
     return p
 
 
 def expand(paths: list[str]) -> tuple[list[Path], list[str]]:
-    """Files, folders (recursively) and glob patterns, in order; and a one-line error for
-    each folder that holds no audio (a folder named ``x.wav`` among ``*.wav`` included)."""
+    """Files, folders (recursively), glob patterns and .txt lists of paths, in order; and a
+    one-line error for each folder that holds no audio (a folder named ``x.wav`` among ``*.wav`` included)."""
     from .audio import find_audio
     from .errors import AudioError
 
     out: list[Path] = []
     errors: list[str] = []
     for p in paths:
-        hits = sorted(glob.glob(p, recursive=True)) if not os.path.lexists(p) and any(c in p for c in "*?[") else [p]
+        if p.lower().endswith(".txt") and os.path.isfile(p):
+            from .catalogue import read_list
+
+            hits = [str(f) for f in read_list(p)]
+        else:
+            hits = sorted(glob.glob(p, recursive=True)) if not os.path.lexists(p) and any(c in p for c in "*?[") else [p]
         for h in hits or [p]:
             try:
                 out += find_audio([h])
@@ -164,6 +176,14 @@ def cmd_analyze(args) -> int:
     if args.export_to and not args.export:
         _err(f"--export-to {args.export_to} without --export: say which format to write, e.g. --export rekordbox")
         return 2
+    ray_only = [o for o, v in (("--address", args.address), ("--gpus-per-model", args.gpus_per_model), ("--manifest", args.manifest))
+                if v is not None]
+    if args.engine == "local" and ray_only:
+        _err(f"{ray_only[0]} is for --engine ray; add --engine ray or leave it out")
+        return 2
+    if args.engine == "ray" and args.export:
+        _err("--export with --engine ray: export afterwards with 'iram export --format FORMAT OUTDIR/*.iram.json'")
+        return 2
     files, bad = expand(args.paths)
     if args.demo:
         from importlib.resources import files as package_files
@@ -180,6 +200,8 @@ def cmd_analyze(args) -> int:
         from .io import output_dir
 
         output_dir(args.outdir)
+    if args.engine == "ray":
+        return 1 if _analyze_on_ray(args, files) or bad or clashes else 0
     if not args.no_plot:  # matplotlib takes ~1 s to import: let it load on a spare core while madmom runs
         import importlib
         import threading
@@ -224,6 +246,19 @@ def cmd_analyze(args) -> int:
                 failed += 1
                 _err(str(err))
     return 1 if failed else 0
+
+
+def _analyze_on_ray(args, files: list[Path]) -> int:
+    """``--engine ray``: returns the number of failed tracks."""
+    from .catalogue import analyze_catalogue, import_ray
+
+    import_ray()  # one line naming the fix, before the model loads
+    run = analyze_catalogue(files, outdir=args.outdir, model=args.model, mode=args.mode, plot=not args.no_plot,
+                            skip_existing=args.skip_existing, manifest=args.manifest, address=args.address,
+                            gpus_per_model=args.gpus_per_model, device=args.device, progress=not args.quiet)
+    if not args.quiet:
+        print(f"{run.done} analysed, {run.failed} failed, {run.skipped} skipped; manifest {run.manifest}", file=sys.stderr)
+    return run.failed
 
 
 def cmd_plot(args) -> int:
@@ -339,7 +374,7 @@ def cmd_data(args) -> int:
         from .data.modules import ANNOTATIONS, make_modules, report
 
         res = make_modules(out=args.out, split=args.split, jobs=args.jobs, annotations=args.annotations or ANNOTATIONS,
-                           progress=not args.quiet)
+                           truth_only=args.truth_only, progress=not args.quiet)
         print(report(res))
         return 1 if any("error" in r for r in res) else 0
     if args.what == "loops":
