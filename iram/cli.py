@@ -91,6 +91,24 @@ def get_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default=str(DEFAULT_OUT), help=f"where JSON and Markdown results go (default: ./{DEFAULT_OUT})")
     b.add_argument("-q", "--quiet", action="store_true")
 
+    tg = sub.add_parser("tag", help="tag loops and one-shots with roles, tempo and bars: a table, or the files' own metadata")
+    tg.add_argument("paths", nargs="+", help="audio files, folders (searched recursively) or glob patterns")
+    tg.add_argument("-o", "--out", help="tag table to write, .csv or .json (default: CSV on stdout)")
+    tg.add_argument("--write-tags", action="store_true", help="also write the roles into each file's metadata (audio samples unchanged)")
+    tg.add_argument("--skip-existing", action="store_true", help="keep files already in the -o table (or, with --write-tags, already tagged) as they are")
+    tg.add_argument("--read", action="store_true", help="no model: read the tags that --write-tags stored in the files")
+    tg.add_argument("--no-tempo", action="store_true", help="skip the beat tracker (faster; no bpm or bars)")
+    tg.add_argument("--model", help="checkpoint to use instead of the bundled one")
+    tg.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    tg.add_argument("--jobs", type=int, default=2, help="threads decoding and beat-tracking ahead of the model (default 2)")
+    tg.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    fd = sub.add_parser("find", help="print the paths of tagged loops that match, one per line")
+    fd.add_argument("source", nargs="+", help="a tag table (.csv/.json from iram tag) or audio files/folders tagged with --write-tags")
+    fd.add_argument("--role", action="append", default=[], help="role that must be on (repeatable)")
+    fd.add_argument("--not", dest="not_roles", action="append", default=[], help="role that must be off (repeatable)")
+    fd.add_argument("--tempo", help="tempo range LOW-HIGH in BPM (e.g. 120-130), or one tempo (within 0.5 BPM)")
+
     d = sub.add_parser("data", help="make role-labelled training material")
     dsub = d.add_subparsers(dest="what", required=True)
     lo = dsub.add_parser("loops", help="mixed multi-role loops + labels.csv")
@@ -315,6 +333,42 @@ def cmd_benchmark(args) -> int:
     return 0
 
 
+def cmd_tag(args) -> int:
+    from .library import format_table, tag_library
+
+    files, bad = expand(args.paths)
+    for msg in bad:
+        _err(msg)
+    tags, failed = tag_library(files, out=args.out, write=args.write_tags, skip_existing=args.skip_existing, read=args.read,
+                               model=args.model, device=args.device, tempo=not args.no_tempo, jobs=args.jobs,
+                               progress=not args.quiet, on_error=_err)
+    if args.out is None:
+        sys.stdout.write(format_table(tags, "csv"))
+    elif not args.quiet:
+        print(f"iram: {len(tags)} files tagged -> {args.out}" + (f"; {failed} failed" if failed else ""), file=sys.stderr)
+    return 1 if failed or bad else 0
+
+
+def cmd_find(args) -> int:
+    from .library import Query, find, load_tags, parse_tempo
+
+    query = Query(with_roles=tuple(args.role), without_roles=tuple(args.not_roles),
+                  tempo=parse_tempo(args.tempo) if args.tempo else None)
+    bad: list[str] = []
+
+    def files_of(paths: list[str]) -> list[Path]:
+        files, errors = expand(paths)
+        bad.extend(errors)
+        return files
+
+    tags, failed = load_tags(args.source, expand=files_of, on_error=_err)
+    for msg in bad:
+        _err(msg)
+    for t in find(tags, query):
+        print(t.path)
+    return 1 if failed or bad else 0
+
+
 def cmd_data(args) -> int:
     if args.what == "modules":
         from .data.modules import ANNOTATIONS, make_modules, report
@@ -342,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import IramError
 
     handler = {"analyze": cmd_analyze, "plot": cmd_plot, "export": cmd_export, "train": cmd_train,
-               "benchmark": cmd_benchmark, "data": cmd_data}[args.command]
+               "benchmark": cmd_benchmark, "data": cmd_data, "tag": cmd_tag, "find": cmd_find}[args.command]
     try:  # SIGTERM unwinds like Ctrl-C, so temporary files are removed and outputs stay whole
         old_term = signal.signal(signal.SIGTERM, signal.default_int_handler)
     except ValueError:  # not the main thread: leave signals to the caller
