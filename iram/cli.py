@@ -334,7 +334,7 @@ def cmd_benchmark(args) -> int:
 
 
 def cmd_tag(args) -> int:
-    from .library import format_table, tag_library
+    from .tagtable import format_table, tag_library
 
     files, bad = expand(args.paths)
     for msg in bad:
@@ -350,7 +350,7 @@ def cmd_tag(args) -> int:
 
 
 def cmd_find(args) -> int:
-    from .library import Query, find, load_tags, parse_tempo
+    from .tagtable import Query, find, load_tags, parse_tempo
 
     query = Query(with_roles=tuple(args.role), without_roles=tuple(args.not_roles),
                   tempo=parse_tempo(args.tempo) if args.tempo else None)

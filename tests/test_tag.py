@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from iram.errors import ExportError, IramError
-from iram.library import Query, find, parse_tempo, read_table, write_table
+from iram.tagtable import Query, find, parse_tempo, read_table, write_table
 from iram.looptags import LoopTags
 from iram.metadata import read_tags, riff_info, write_tags
 from iram.roles import ROLES
