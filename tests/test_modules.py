@@ -127,6 +127,7 @@ def test_activity_rule_on_a_constructed_case():
     assert strict["segments"][0]["active"]["chord"] == 0
     # the truth round-trips into the benchmark's Truth (masked cells are NaN)
     assert md.sections_of([s["active"] for s in t["segments"]]) == [(0, 1), (1, 2)]
+    assert md.sections_of([{"bass": 1, "fx": None}, {"bass": 1, "fx": 0}, {"bass": 0, "fx": 0}]) == [(0, 2), (2, 3)]
 
 
 def test_rendering_is_deterministic(tmp_path):
@@ -184,3 +185,70 @@ def test_stem_numbers_follow_roles_json_convention():
         names = m.instrument_names()
     assert [s.n for s in stems] == list(range(1, len(names) + 1)) and [s.name for s in stems] == [n.strip() for n in names]
     assert json.dumps([s.samples for s in stems])  # plain ints
+
+
+def test_benchmark_reads_rendered_modules_and_masks_cells_per_role(tmp_path):
+    from iram.annotations import load_set
+    from iram.benchmark import madmom_scores, markdown, score_set
+
+    installed("xm")
+    labels = {"1": {"role": "percussion"}, "2": {"role": "fx", "alt_roles": ["voice"]}, "3": {"role": "melody"},
+              "4": {"role": "bass"}, "5": {"role": "chord"}}
+    md.make_module(entry("xm", split="test"), labels, tmp_path, seconds=20.0)
+    (t,) = load_set("modules", tmp_path, split="test")
+    assert t.name == entry("xm").slug and t.audio.exists() and len(t.beats) > 16 and t.tempo > 0
+    assert np.isnan(t.roles).any() and not np.isnan(t.roles).all(axis=0).any()  # some cells masked, no segment wholly
+
+    class Pred:  # a perfect prediction: the truth itself, masked cells guessed 0.5
+        def __init__(self):
+            self.segments = [type("S", (), {"start": s, "end": e, "partial": False})() for s, e in t.intervals]
+            self.iram, self.bpm, self.beats, self.downbeats, self.sections = np.nan_to_num(t.roles, nan=0.5), t.tempo, t.beats, t.downbeats, []
+
+    m = {"bpm": t.tempo, "beats": list(t.beats), "downbeats": list(t.downbeats)}
+    r = score_set([t], [Pred()], [0.5] * 6, madmom=[m])
+    defined = [v for v in r["roles"]["roles"].values() if v["roc_auc"] is not None]
+    assert defined and all(v["roc_auc"] == 1.0 for v in defined)
+    assert r["roles"]["n"] == t.roles.shape[1]  # no segment dropped for one masked cell
+    assert madmom_scores(t, m)["madmom_beat_f"] == 1.0 and r["summary"]["madmom_downbeat_f"] == 1.0
+    assert "madmom DBNDownBeatTrackingProcessor alone" in markdown(r, "modules")
+    with pytest.raises(md.DataError, match="no rendered modules in split 'valid'"):
+        load_set("modules", tmp_path, split="valid")
+
+
+def test_tidy_moves_renders_to_their_new_split(tmp_path):
+    for s, slug_ in (("test", "a"), ("test", "b"), ("train", "c"), ("valid", "mine")):
+        (tmp_path / s / slug_).mkdir(parents=True)
+        (tmp_path / s / slug_ / "truth.json").write_text("{}")
+        if slug_ != "mine":
+            (tmp_path / s / slug_ / "render.json").write_text("{}")
+    e = lambda slug_, split: md.Entry(slug=slug_, package="p", path="x", format="xm", composer="c", title="", split=split,  # noqa: E731
+                                      electronic="", rows_per_beat=4, beats_per_bar=4, downbeat_row=0, count_from="pattern")
+    md.tidy(tmp_path, [e("a", "test"), e("b", "valid"), e("c", "exclude")])
+    assert (tmp_path / "test" / "a" / "truth.json").exists()
+    assert (tmp_path / "valid" / "b" / "render.json").exists() and not (tmp_path / "valid" / "b" / "truth.json").exists()
+    assert not (tmp_path / "test" / "b").exists() and not (tmp_path / "train" / "c").exists()
+    assert (tmp_path / "valid" / "mine" / "truth.json").exists()  # not ours: left alone
+
+
+def test_truth_only_renders_nothing(tmp_path):
+    installed("xm")
+    ann = tmp_path / "ann"
+    ann.mkdir()
+    e = entry("xm")
+    (ann / "modules.csv").write_text("slug,package,path,format,composer,title,split,electronic,rows_per_beat,beats_per_bar,downbeat_row,count_from,why\n"
+                                     f"{e.slug},{e.package},{e.path},xm,c,,train,yes,4,4,0,pattern,x\n")
+    (res,) = md.make_modules(out=tmp_path / "out", annotations=ann, truth_only=True, progress=False)
+    assert res.get("unrendered") and not list((tmp_path / "out").rglob("*.flac"))
+    assert "1 modules not rendered yet" in md.report([res])
+
+
+def test_two_annotators_combine_with_their_disagreement_masked():
+    first = {"m": {"1": {"role": "melody", "alt_roles": [], "why": "a"}, "2": {"role": "bass", "alt_roles": ["chord"], "why": "b"},
+                   "3": {"role": "none", "alt_roles": [], "why": "c"}}, "only-first": {"1": {"role": "fx", "alt_roles": [], "why": "d"}}}
+    second = {"m": {"1": {"role": "percussion", "alt_roles": ["fx"], "why": "x"}, "2": {"role": "bass", "alt_roles": [], "why": "y"},
+                    "3": {"role": "fx", "alt_roles": [], "why": "z"}}}
+    c = md.combine(first, second)
+    assert c["m"]["1"]["role"] == "percussion" and c["m"]["1"]["alt_roles"] == ["fx", "melody"] and "masked" in c["m"]["1"]["why"]
+    assert c["m"]["2"] == {"role": "bass", "alt_roles": [], "why": "y"}  # agreement: the second annotator's entry as it is
+    assert c["m"]["3"]["alt_roles"] == []  # "none" (never sounds) is no role to mask
+    assert c["only-first"] == first["only-first"]

@@ -111,15 +111,34 @@ def read_table(annotations: str | Path = ANNOTATIONS) -> list[Entry]:
     return out
 
 
-def read_roles(annotations: str | Path = ANNOTATIONS) -> dict:
-    """``roles.json`` in ``annotations`` ({} when it is not there yet: every stem unlabelled)."""
-    f = Path(annotations) / "roles.json"
-    if not f.exists():
-        return {}
+def _read_json(f: Path) -> dict:
     try:
         return json.loads(f.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         raise DataError(f"{f}: malformed roles file ({err}); see annotations/modules/README.md") from err
+
+
+def combine(first: dict, second: dict) -> dict:
+    """Two annotators' labels as one: the second annotator's role, alt_roles and changes, with the
+    first annotator's role added to alt_roles (masked) where they differ. Slugs or instruments only
+    one annotator labelled keep that label."""
+    out = {slug: dict(insts) for slug, insts in first.items()}
+    for slug, insts in second.items():
+        for n, e in insts.items():
+            f = first.get(slug, {}).get(n)
+            other = [f["role"]] if f and f["role"] not in (e["role"], "none") else []
+            alts = [r for r in dict.fromkeys([*e.get("alt_roles", []), *other]) if r != e["role"]]
+            why = e.get("why", "") + (f" (first annotator: {f['role']}, masked)" if other else "")
+            out.setdefault(slug, {})[n] = {**e, "alt_roles": alts, "why": why}
+    return out
+
+
+def read_roles(annotations: str | Path = ANNOTATIONS) -> dict:
+    """``roles.json`` in ``annotations`` ({} when it is not there yet: every stem unlabelled), with the
+    second annotator's train-split labels (``roles-train.json``, where present) combined in."""
+    f, second = Path(annotations) / "roles.json", Path(annotations) / "roles-train.json"
+    roles = _read_json(f) if f.exists() else {}
+    return combine(roles, _read_json(second)) if second.exists() else roles
 
 
 # -- the grid -------------------------------------------------------------------------------
@@ -175,8 +194,10 @@ def role_at(label: dict | None, order: int) -> tuple[str | None, list[str]]:
 
 
 def sections_of(active: list[dict]) -> list[tuple[int, int]]:
-    """Runs of segments with the same active roles (masked counted as its own value), as
-    (first, end) segment indices: the derived section reading that tracker modules allow."""
+    """Runs of segments with the same set of active (1) roles, as (first, end) segment indices:
+    the derived section reading that tracker modules allow (a masked cell counts as inactive,
+    so a doubtful role does not cut a section)."""
+    active = [{r for r, v in a.items() if v == 1} for a in active]
     out, start = [], 0
     for k in range(1, len(active) + 1):
         if k == len(active) or active[k] != active[start]:
@@ -372,13 +393,14 @@ def _key(raw: bytes, seconds: float | None) -> str:
 
 
 def make_module(entry: Entry, labels: dict, out: str | Path, *, seconds: float | None = None,
-                rule: ActivityRule = RULE) -> dict:
+                rule: ActivityRule = RULE, truth_only: bool = False) -> dict:
     """Render (or reuse) one module into ``out/<split>/<slug>`` and write its ``truth.json``.
 
     A render already in ``out/*/<slug>`` made from the same file bytes and renderer version
     is reused (moved if the split changed); the truth is always re-made from the labels.
     Nothing half-written: a new render is built in a hidden folder and renamed into place.
-    Returns a summary {slug, split, minutes, stems, sum_check_db, segments, active per role}.
+    Returns a summary {slug, split, minutes, stems, sum_check_db, segments, active per role};
+    with ``truth_only`` a module not rendered yet is left alone ({slug, split, "unrendered": True}).
     """
     out = Path(out)
     final = out / entry.split / entry.slug
@@ -396,6 +418,8 @@ def make_module(entry: Entry, labels: dict, out: str | Path, *, seconds: float |
         elif old != final:
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(old, final)
+    if render is None and truth_only:
+        return {"slug": entry.slug, "split": entry.split, "unrendered": True}
     if render is None:
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.parent / f".{entry.slug}.partial"
@@ -436,20 +460,44 @@ def summary(truth: dict) -> dict:
 
 
 def _one(job):
-    entry, labels, out, seconds = job
+    entry, labels, out, seconds, truth_only = job
     try:
-        return make_module(entry, labels, out, seconds=seconds)
+        return make_module(entry, labels, out, seconds=seconds, truth_only=truth_only)
     except IramError as err:
         return {"slug": entry.slug, "split": entry.split, "error": str(err)}
 
 
+def tidy(out: Path, table: list[Entry]) -> None:
+    """Keep ``out`` in step with the table: a render left in a split the module is no longer in is
+    moved to its new split without its truth (re-made when that split is rendered), and renders of
+    excluded modules or of modules not in the table are removed. Only folders with a
+    ``render.json`` (written by this module) are touched."""
+    where = {e.slug: e.split for e in table}
+    for s in SPLITS:
+        for d in sorted((out / s).glob("*/render.json")):
+            d = d.parent
+            if d.name.startswith("."):
+                continue  # a render still being built
+            new = where.get(d.name, "exclude")
+            if new == s:
+                continue
+            if new in SPLITS and not (out / new / d.name).exists():
+                (out / new).mkdir(parents=True, exist_ok=True)
+                os.replace(d, out / new / d.name)
+                (out / new / d.name / "truth.json").unlink(missing_ok=True)
+            else:
+                shutil.rmtree(d)
+
+
 def make_modules(*, out: str | Path, split: str = "all", jobs: int = 1, annotations: str | Path = ANNOTATIONS,
-                 seconds: float | None = None, only: list[str] | None = None, progress: bool = True) -> list[dict]:
+                 seconds: float | None = None, only: list[str] | None = None, truth_only: bool = False,
+                 progress: bool = True) -> list[dict]:
     """Render every module of ``annotations/modules.csv`` in ``split`` (or ``all``) into ``out``.
 
     Returns one summary per module (see :func:`summary`), or ``{"slug", "error"}`` for a module
     that could not be rendered (the error is one line naming the fix); a module whose stems do
     not add up to the mix within :data:`SUM_LIMIT_DB` is rendered but carries ``"error"`` too.
+    ``truth_only`` re-makes the truth of modules already rendered and renders nothing.
     """
     from tqdm import tqdm
 
@@ -457,13 +505,14 @@ def make_modules(*, out: str | Path, split: str = "all", jobs: int = 1, annotati
 
     if split not in SPLITS + ("all",):
         raise DataError(f"unknown split {split!r}; choose train, valid, test or all")
-    table = [e for e in read_table(annotations) if e.split != "exclude" and (split == "all" or e.split == split)
-             and (not only or e.slug in only)]
+    full = read_table(annotations)
+    table = [e for e in full if e.split != "exclude" and (split == "all" or e.split == split) and (not only or e.slug in only)]
     if not table:
         raise DataError(f"{annotations}: no modules in split {split!r}; check modules.csv")
     roles = read_roles(annotations)
     out = output_dir(out, option="--out", error=DataError)
-    work = [(e, roles.get(e.slug, {}), str(out), seconds) for e in table]
+    tidy(out, full)
+    work = [(e, roles.get(e.slug, {}), str(out), seconds, truth_only) for e in table]
     if jobs > 1:
         import multiprocessing as mp
 
@@ -472,7 +521,7 @@ def make_modules(*, out: str | Path, split: str = "all", jobs: int = 1, annotati
     else:
         res = [_one(w) for w in tqdm(work, desc="modules", unit="module", disable=not progress, file=sys.stderr)]
     for r in res:
-        if "error" not in r and not r["sum_check_db"] < SUM_LIMIT_DB:
+        if "error" not in r and "unrendered" not in r and not r["sum_check_db"] < SUM_LIMIT_DB:
             r["error"] = f"{r['slug']}: stems add up to the mix only within {r['sum_check_db']:.1f} dB (limit {SUM_LIMIT_DB:.0f} dB)"
     return res
 
@@ -484,6 +533,8 @@ def report(results: list[dict]) -> str:
         if "minutes" in r:
             lines.append(f"{r['split']:5s} {r['slug']}: {r['minutes']:.1f} min, {r['bpm']:.1f} BPM, {r['stems']} stems, "
                          f"sum check {r['sum_check_db']:.1f} dB, {r['segments']} segments")
+    if n := sum("unrendered" in r for r in results):
+        lines.append(f"{n} modules not rendered yet (--truth-only): not in the table")
     lines.append(split_table(results))
     lines += [f"iram: error: {r['error']}" for r in results if "error" in r]
     return "\n".join(lines)
