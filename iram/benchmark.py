@@ -85,15 +85,16 @@ def madmom_dbn(audio_path: str | Path, a=None) -> dict:
             "beats": [round(float(b), 4) for b in beats], "downbeats": [round(float(b), 4) for b in d[d[:, 1] == 1, 0]] if len(d) else []}
 
 
-def madmom_scores(truth: Truth, m: dict, duration: float) -> dict:
+def madmom_scores(truth: Truth, m: dict, duration: float | None = None) -> dict:
     """Tempo, beat and downbeat scores of madmom's tracker alone, keys prefixed ``madmom_``; and the
-    phrase grid of 4-bar segments on its downbeats, where its phrase offset is known."""
+    phrase grid of 4-bar segments on its downbeats, where its phrase offset and the track's
+    ``duration`` (s) are known."""
     from types import SimpleNamespace
 
     from .segments import make_segments
 
     downs = np.array(m["downbeats"], float)
-    segs = make_segments(downs, duration, m["phrase_offset"]) if "phrase_offset" in m else []
+    segs = make_segments(downs, duration, m["phrase_offset"]) if "phrase_offset" in m and duration else []
     a = SimpleNamespace(beats=np.array(m["beats"]), downbeats=downs, segments=segs)
     keep = truth.intervals if segs else np.zeros((0, 2))
     out = {k: v for k, v in beat_scores(Truth(truth.name, keep, truth.roles[:, :len(keep)], beats=truth.beats,
@@ -135,7 +136,7 @@ def score_set(truths: list[Truth], analyses: list, thresholds, madmom: list[dict
         row.update(beat_scores(t, a))
         row.update(section_scores(t, a))
         if madmom and madmom[k]:
-            row.update(madmom_scores(t, madmom[k], a.duration))
+            row.update(madmom_scores(t, madmom[k], a.duration if "phrase_offset" in madmom[k] else None))
         annotated = ~np.isnan(t.roles) & ~np.isnan(ali)
         on = ali >= np.asarray(thresholds)[:, None]
         row["accuracy"] = float((on == (t.roles > 0.5))[annotated].mean()) if annotated.any() else None
