@@ -305,7 +305,7 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
             break
     net.load_state_dict(best_state)
     p_valid = predict_clips(net, va)
-    thresholds = best_thresholds(va.labels, p_valid)
+    thresholds = loop_thresholds = best_thresholds(va.labels, p_valid)
     if real_va:  # arrangement thresholds where they are used: on real 4-bar segments, for accuracy
         p_real = predict_segments(net, real_va)
         thresholds = best_thresholds(real_va.labels, p_real, metric="accuracy")
@@ -321,7 +321,7 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
     training = {"train": [str(d) for d in train_dirs], "valid": str(valid_dir), "test": str(test_dir) if test_dir else None,
                 "n_train": len(tr.files), "n_valid": len(va.files), "epochs": len(history), "history": history,
                 "minutes": (time.time() - t0) / 60, "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
-                "device": device}
+                "device": device, "loop_thresholds": loop_thresholds}
     if start:
         training["init"] = {"path": str(init), "training": start.training}
     if seg:

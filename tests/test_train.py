@@ -139,6 +139,7 @@ def test_fine_tuning_on_modules_trains_on_their_train_split_and_stops_on_their_v
     h = m.training["history"]
     assert h[1]["score"] == h[1]["valid_real_roc_auc"] and "valid_roc_auc" in h[1]  # real music decides, synthetic beside
     assert m.training["n_train_segments"] == 4 and m.training["n_valid_real_segments"] == 4
+    assert len(m.training["loop_thresholds"]) == len(ROLES)  # iram tag keeps thresholds chosen on loops
     rel = m.metrics["valid_real"]["reliability"]["percussion"]
     assert sum(rel["count"]) == 3  # the masked cell is left out of the calibration too
     assert m.metrics["valid_real"]["roles"]["percussion"]["n"] == 3
