@@ -4,7 +4,9 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .analyze import analyze, analyze_file  # noqa: E402
+from .looptags import LoopTags  # noqa: E402
 from .result import Analysis, load_results  # noqa: E402
 from .roles import ROLES  # noqa: E402
+from .tagging import tag  # noqa: E402
 
-__all__ = ["ROLES", "Analysis", "analyze", "analyze_file", "load_results", "__version__"]
+__all__ = ["ROLES", "Analysis", "LoopTags", "analyze", "analyze_file", "load_results", "tag", "__version__"]

@@ -3,14 +3,17 @@
 decode (:mod:`iram.audio`) -> beats and downbeats (:mod:`iram.beats`) -> 4-bar segments
 (:mod:`iram.segments`) -> role probabilities (:mod:`iram.activations`) -> sections
 (:mod:`iram.sections`). :func:`analyze` returns the result; :func:`analyze_file` also writes
-its files (:mod:`iram.result`) and is what the CLI, the benchmark and batch engines call.
+its files (:mod:`iram.result`) and is what the CLI and the benchmark call. The stages are
+two functions, :func:`track` (decode, beats, segments: CPU) and :func:`score` (the role
+model, then sections), which the Ray engine (:mod:`iram.catalogue`) runs apart.
 """
 from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 import numpy as np
 
@@ -19,9 +22,12 @@ from .result import Analysis, output_paths, outputs_complete, save
 from .sections import find_sections
 
 if TYPE_CHECKING:
+    from .beats import Beats
     from .model import RoleModel
+    from .segments import Segment
 
 BEAT_SR, MODEL_SR = 44100, 16000
+T = TypeVar("T")
 
 
 def analyze(path: str | os.PathLike, *, model: RoleModel | str | os.PathLike | None = None, device: str = "auto",
@@ -55,41 +61,77 @@ def analyze_file(path: str | os.PathLike, *, outdir: str | os.PathLike | None = 
 
 def _run(path: str | os.PathLike, *, model, device: str, mode: str) -> tuple[Analysis, np.ndarray]:
     """:func:`analyze`, also returning the decoded mono 16 kHz audio, shape (n,), for the figure."""
-    from . import audio as audio_mod
-    from . import beats as beats_mod
-    from .activations import frame_features, score_segments
+    from .activations import frame_features
     from .model import RoleModel, load, pick_device
-    from .segments import BARS, bar_grid, bar_means, make_segments, novelty, phrase_offset
 
     path = Path(path)
     if not path.exists():
         raise AudioError(f"{path}: no such file; check the path")
     if path.is_dir():
         raise AudioError(f"{path}: is a folder, not an audio file; give the files inside it")
-    dev = pick_device(device)
-    rm = model if isinstance(model, RoleModel) else load(model, device=dev)
+    rm = model if isinstance(model, RoleModel) else load(model, device=pick_device(device))
+    # madmom's RNN mostly keeps one core busy: the role model's frame features run beside it on the other
+    t, features = track(path, window=rm.window, beside=lambda y16: frame_features(rm.net, y16))
+    return score(t, rm, mode=mode, features=features), t.audio
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """One track after the CPU stages, before the role model: mono ``audio`` at MODEL_SR
+    (shape (samples,)), its ``duration`` (s), ``beats`` and 4-bar ``segments``."""
+
+    path: Path
+    audio: np.ndarray
+    duration: float
+    beats: Beats
+    segments: tuple[Segment, ...]
+
+
+def track(path: str | os.PathLike, *, window: float, beside: Callable[[np.ndarray], T] | None = None) -> tuple[Tracked, T | None]:
+    """The CPU stages: decode ``path``, track its beats and cut its 4-bar segments.
+
+    ``window`` (s) is the role model's: shorter audio raises :class:`~iram.errors.AudioError`.
+    ``beside(audio)`` (mono, MODEL_SR) runs on this thread while madmom's RNN runs on
+    another, and its result is returned too (None without it). The Ray engine runs this
+    stage in CPU tasks and :func:`score` in the model's actors.
+    """
+    from . import audio as audio_mod
+    from . import beats as beats_mod
+    from .segments import BARS, bar_grid, bar_means, make_segments, novelty, phrase_offset
+
+    path = Path(path)
     au = audio_mod.load(path, rates=(BEAT_SR, MODEL_SR))
     y16 = au.at(MODEL_SR)
-    if len(y16) < rm.window * MODEL_SR:
-        raise AudioError(f"{path}: only {au.duration:.2f} s of audio, shorter than the model's {rm.window:g} s window; nothing to analyse")
+    if len(y16) < window * MODEL_SR:
+        raise AudioError(f"{path}: only {au.duration:.2f} s of audio, shorter than the model's {window:g} s window; nothing to analyse")
     duration = len(y16) / MODEL_SR
-    # madmom's RNN mostly keeps one core busy: the spectral curves and the role model's
-    # frame features run beside it on the other
     y44 = audio_mod.to_int16(au.signals.pop(BEAT_SR))  # an hour at 44.1 kHz: 318 MB, not 635
     del au
     with ThreadPoolExecutor(1) as pool:
         act = pool.submit(beats_mod.activations, y44, BEAT_SR)
         low, bands = beats_mod.spectral_curves(y16)
-        z, fps = frame_features(rm.net, y16)
+        side = beside(y16) if beside is not None else None
         act = act.result()
     del y44
     bt = beats_mod.from_activations(act, duration, low, bands)
     grid = bar_grid(bt.downbeats, duration)
     offset = phrase_offset(novelty(bar_means(bands, grid, beats_mod.FPS))) if len(grid) >= 2 * BARS else 0
     segs = make_segments(bt.downbeats, duration, offset)
-    iram = score_segments(rm.net, z, fps, [(s.start, s.end) for s in segs], mode=mode)
-    secs = find_sections(iram, rm.thresholds, segs)
-    a = Analysis(path=os.path.abspath(path), duration=duration, bpm=bt.bpm, beats=bt.beats, downbeats=bt.downbeats,
-                 segments=tuple(segs), iram=iram, thresholds=tuple(rm.thresholds), sections=tuple(secs),
-                 model={"name": rm.name, "version": rm.version, "path": rm.path}, fixed_grid=bt.fixed_grid)
-    return a, y16
+    return Tracked(path=path, audio=y16, duration=duration, beats=bt, segments=tuple(segs)), side
+
+
+def score(t: Tracked, rm: RoleModel, *, mode: str = "segment", features: tuple | None = None) -> Analysis:
+    """The role model's stage: role probabilities for each segment of ``t``, then sections.
+
+    ``features`` is :func:`~iram.activations.frame_features` of ``t.audio`` when already
+    computed; otherwise they are computed here, where the model's weights are (CPU or GPU).
+    """
+    from .activations import frame_features, score_segments
+
+    z, fps = features if features is not None else frame_features(rm.net, t.audio)
+    iram = score_segments(rm.net, z, fps, [(s.start, s.end) for s in t.segments], mode=mode)
+    secs = find_sections(iram, rm.thresholds, t.segments)
+    bt = t.beats
+    return Analysis(path=os.path.abspath(t.path), duration=t.duration, bpm=bt.bpm, beats=bt.beats, downbeats=bt.downbeats,
+                    segments=t.segments, iram=iram, thresholds=tuple(rm.thresholds), sections=tuple(secs),
+                    model={"name": rm.name, "version": rm.version, "path": rm.path}, fixed_grid=bt.fixed_grid)

@@ -55,6 +55,30 @@ def to_int16(x: np.ndarray, block: int = 1 << 20) -> np.ndarray:
     return out
 
 
+def sample_hash(path: str | Path) -> str:
+    """SHA-256 of the decoded samples (all channels, as decoded) and the sample rate
+    of ``path``: equal before and after a metadata edit iff the audio is unchanged.
+    soundfile decodes what it knows; other formats (MP4/AAC, ...) go through ffmpeg."""
+    import hashlib
+
+    import soundfile as sf
+
+    path = Path(path)
+    try:
+        x, sr = sf.read(str(path), dtype="int32")
+        return hashlib.sha256(x.tobytes() + str(sr).encode()).hexdigest()
+    except Exception:  # libsndfile does not know the format: let ffmpeg decode it
+        pass
+    if shutil.which("ffmpeg") is None:
+        raise AudioError(f"{path}: format needs ffmpeg, which is not installed (apt-get install ffmpeg)")
+    r = subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-map", "0:a:0", "-f", "s32le", "-"],
+                       capture_output=True)
+    if r.returncode != 0 or not r.stdout:
+        err = r.stderr.decode(errors="replace").strip().splitlines()
+        raise AudioError(f"{path}: cannot decode the audio ({err[-1] if err else 'no samples'}); is it an audio file?")
+    return hashlib.sha256(r.stdout).hexdigest()
+
+
 def find_audio(paths: list[str | Path]) -> list[Path]:
     """Expand files and folders (recursively) into a sorted list of audio files."""
     found: list[Path] = []

@@ -24,7 +24,7 @@ def get_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     a = sub.add_parser("analyze", help="analyse tracks: IRAM .npy/.json/.png beside each (or in -o)")
-    a.add_argument("paths", nargs="*", help="audio files, folders or glob patterns")
+    a.add_argument("paths", nargs="*", help="audio files, folders, glob patterns or .txt lists (one path per line)")
     a.add_argument("--demo", action="store_true", help="also analyse the bundled one-minute demo track (outputs to -o, default .)")
     a.add_argument("-o", "--outdir", help="output folder (default: beside each input)")
     a.add_argument("--model", help="checkpoint to use instead of the bundled one")
@@ -35,6 +35,12 @@ def get_parser() -> argparse.ArgumentParser:
     a.add_argument("--export", action="append", choices=EXPORT_FORMATS, default=[], help="also export sections as cues (repeatable)")
     a.add_argument("--export-to", help="target library file for --export (rekordbox XML, Traktor NML, Mixxx DB)")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    a.add_argument("--engine", default="local", choices=("local", "ray"), help="ray: a Ray Data pipeline, on this machine "
+                   "or a cluster (needs pip install 'iram[ray]'); writes a catalogue.csv manifest")
+    a.add_argument("--address", help="ray: cluster to join (auto or HOST:PORT; default: start a local Ray)")
+    a.add_argument("--gpus-per-model", type=float, help="ray: GPUs per role-model actor (default 1 when the cluster has GPUs; "
+                   "0.5 packs two on one GPU)")
+    a.add_argument("--manifest", help="ray: manifest CSV to append to (default: catalogue.csv in -o, else .)")
 
     pl = sub.add_parser("plot", help="redraw the PNG from saved .iram.json results (no model needed)")
     pl.add_argument("results", nargs="+")
@@ -85,6 +91,24 @@ def get_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default=str(DEFAULT_OUT), help=f"where JSON and Markdown results go (default: ./{DEFAULT_OUT})")
     b.add_argument("-q", "--quiet", action="store_true")
 
+    tg = sub.add_parser("tag", help="tag loops and one-shots with roles, tempo and bars: a table, or the files' own metadata")
+    tg.add_argument("paths", nargs="+", help="audio files, folders (searched recursively) or glob patterns")
+    tg.add_argument("-o", "--out", help="tag table to write, .csv or .json (default: CSV on stdout)")
+    tg.add_argument("--write-tags", action="store_true", help="also write the roles into each file's metadata (audio samples unchanged)")
+    tg.add_argument("--skip-existing", action="store_true", help="keep files already in the -o table (or, with --write-tags, already tagged) as they are")
+    tg.add_argument("--read", action="store_true", help="no model: read the tags that --write-tags stored in the files")
+    tg.add_argument("--no-tempo", action="store_true", help="skip the beat tracker (faster; no bpm or bars)")
+    tg.add_argument("--model", help="checkpoint to use instead of the bundled one")
+    tg.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    tg.add_argument("--jobs", type=int, default=2, help="threads decoding and beat-tracking ahead of the model (default 2)")
+    tg.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    fd = sub.add_parser("find", help="print the paths of tagged loops that match, one per line")
+    fd.add_argument("source", nargs="+", help="a tag table (.csv/.json from iram tag) or audio files/folders tagged with --write-tags")
+    fd.add_argument("--role", action="append", default=[], help="role that must be on (repeatable)")
+    fd.add_argument("--not", dest="not_roles", action="append", default=[], help="role that must be off (repeatable)")
+    fd.add_argument("--tempo", help="tempo range LOW-HIGH in BPM (e.g. 120-130), or one tempo (within 0.5 BPM)")
+
     d = sub.add_parser("data", help="make role-labelled training material")
     dsub = d.add_subparsers(dest="what", required=True)
     lo = dsub.add_parser("loops", help="mixed multi-role loops + labels.csv")
@@ -112,15 +136,20 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def expand(paths: list[str]) -> tuple[list[Path], list[str]]:
-    """Files, folders (recursively) and glob patterns, in order; and a one-line error for
-    each folder that holds no audio (a folder named ``x.wav`` among ``*.wav`` included)."""
+    """Files, folders (recursively), glob patterns and .txt lists of paths, in order; and a
+    one-line error for each folder that holds no audio (a folder named ``x.wav`` among ``*.wav`` included)."""
     from .audio import find_audio
     from .errors import AudioError
 
     out: list[Path] = []
     errors: list[str] = []
     for p in paths:
-        hits = sorted(glob.glob(p, recursive=True)) if not os.path.lexists(p) and any(c in p for c in "*?[") else [p]
+        if p.lower().endswith(".txt") and os.path.isfile(p):
+            from .catalogue import read_list
+
+            hits = [str(f) for f in read_list(p)]
+        else:
+            hits = sorted(glob.glob(p, recursive=True)) if not os.path.lexists(p) and any(c in p for c in "*?[") else [p]
         for h in hits or [p]:
             try:
                 out += find_audio([h])
@@ -147,6 +176,14 @@ def cmd_analyze(args) -> int:
     if args.export_to and not args.export:
         _err(f"--export-to {args.export_to} without --export: say which format to write, e.g. --export rekordbox")
         return 2
+    ray_only = [o for o, v in (("--address", args.address), ("--gpus-per-model", args.gpus_per_model), ("--manifest", args.manifest))
+                if v is not None]
+    if args.engine == "local" and ray_only:
+        _err(f"{ray_only[0]} is for --engine ray; add --engine ray or leave it out")
+        return 2
+    if args.engine == "ray" and args.export:
+        _err("--export with --engine ray: export afterwards with 'iram export --format FORMAT OUTDIR/*.iram.json'")
+        return 2
     files, bad = expand(args.paths)
     if args.demo:
         from importlib.resources import files as package_files
@@ -163,6 +200,8 @@ def cmd_analyze(args) -> int:
         from .io import output_dir
 
         output_dir(args.outdir)
+    if args.engine == "ray":
+        return 1 if _analyze_on_ray(args, files) or bad or clashes else 0
     if not args.no_plot:  # matplotlib takes ~1 s to import: let it load on a spare core while madmom runs
         import importlib
         import threading
@@ -209,6 +248,19 @@ def cmd_analyze(args) -> int:
     return 1 if failed else 0
 
 
+def _analyze_on_ray(args, files: list[Path]) -> int:
+    """``--engine ray``: returns the number of failed tracks."""
+    from .catalogue import analyze_catalogue, import_ray
+
+    import_ray()  # one line naming the fix, before the model loads
+    run = analyze_catalogue(files, outdir=args.outdir, model=args.model, mode=args.mode, plot=not args.no_plot,
+                            skip_existing=args.skip_existing, manifest=args.manifest, address=args.address,
+                            gpus_per_model=args.gpus_per_model, device=args.device, progress=not args.quiet)
+    if not args.quiet:
+        print(f"{run.done} analysed, {run.failed} failed, {run.skipped} skipped; manifest {run.manifest}", file=sys.stderr)
+    return run.failed
+
+
 def cmd_plot(args) -> int:
     from .errors import IramError
     from .plots import plot_analysis
@@ -225,7 +277,8 @@ def cmd_plot(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .export import export, restore
+    from .errors import IramError
+    from .export import LIBRARY_FORMATS, export, restore
     from .result import load_results
 
     if args.restore:
@@ -239,9 +292,21 @@ def cmd_export(args) -> int:
         return 2
     results = [load_results(r) for r in args.results]
     target = args.target or Path(args.results[0]).parent
-    for line in export(results, args.format, target):
-        print(line)
-    return 0
+    if args.format in LIBRARY_FORMATS:  # one library, written once for the whole batch
+        batches = [results]
+    else:  # each file on its own: a bad one is reported and the rest still written
+        batches = [[a] for a in results]
+    failed = 0
+    for batch in batches:
+        try:
+            for line in export(batch, args.format, target):
+                print(line)
+        except IramError as err:
+            if len(batches) == 1:
+                raise
+            failed += 1
+            _err(str(err))
+    return 1 if failed else 0
 
 
 def cmd_train(args) -> int:
@@ -266,6 +331,42 @@ def cmd_benchmark(args) -> int:
     run_benchmark(args.set_name, folder=args.dir, audio=args.audio, annotations=args.annotations, predictions=args.predictions,
                   model=args.model, n=args.n, out=args.out, split=args.split, quiet=args.quiet)
     return 0
+
+
+def cmd_tag(args) -> int:
+    from .tagtable import format_table, tag_library
+
+    files, bad = expand(args.paths)
+    for msg in bad:
+        _err(msg)
+    tags, failed = tag_library(files, out=args.out, write=args.write_tags, skip_existing=args.skip_existing, read=args.read,
+                               model=args.model, device=args.device, tempo=not args.no_tempo, jobs=args.jobs,
+                               progress=not args.quiet, on_error=_err)
+    if args.out is None:
+        sys.stdout.write(format_table(tags, "csv"))
+    elif not args.quiet:
+        print(f"iram: {len(tags)} files tagged -> {args.out}" + (f"; {failed} failed" if failed else ""), file=sys.stderr)
+    return 1 if failed or bad else 0
+
+
+def cmd_find(args) -> int:
+    from .tagtable import Query, find, load_tags, parse_tempo
+
+    query = Query(with_roles=tuple(args.role), without_roles=tuple(args.not_roles),
+                  tempo=parse_tempo(args.tempo) if args.tempo else None)
+    bad: list[str] = []
+
+    def files_of(paths: list[str]) -> list[Path]:
+        files, errors = expand(paths)
+        bad.extend(errors)
+        return files
+
+    tags, failed = load_tags(args.source, expand=files_of, on_error=_err)
+    for msg in bad:
+        _err(msg)
+    for t in find(tags, query):
+        print(t.path)
+    return 1 if failed or bad else 0
 
 
 def cmd_data(args) -> int:
@@ -295,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import IramError
 
     handler = {"analyze": cmd_analyze, "plot": cmd_plot, "export": cmd_export, "train": cmd_train,
-               "benchmark": cmd_benchmark, "data": cmd_data}[args.command]
+               "benchmark": cmd_benchmark, "data": cmd_data, "tag": cmd_tag, "find": cmd_find}[args.command]
     try:  # SIGTERM unwinds like Ctrl-C, so temporary files are removed and outputs stay whole
         old_term = signal.signal(signal.SIGTERM, signal.default_int_handler)
     except ValueError:  # not the main thread: leave signals to the caller

@@ -734,3 +734,218 @@ def test_serato_markers_underscore_follows_a_cue_the_dj_took_over(tmp_path):
     v1 = TrackCuesV1(str(p)).entries
     assert v1[1].start_position_set and v1[1].start_position == 2345
     assert all(v1[k].start_position == cues[k]["ms"] for k in range(5))
+
+
+def test_serato_keeps_id3_v23_frames_as_they_were(tmp_path):
+    """A v2.3 tag keeps its v2.3 frames: year (TYER/TDAT) and RVAD are not turned into v2.4's TDRC or dropped."""
+    import mutagen
+    from mutagen.id3 import ID3, RVAD, TDAT, TSOP, TYER
+
+    p = _serato_mp3(tmp_path)
+    f = mutagen.File(p)
+    for fr in (TYER(encoding=0, text="1999"), TDAT(encoding=0, text="0312"), TSOP(encoding=1, text="Tune, The"),
+               RVAD(adjustments=[0, 0], peaks=[0, 0])):
+        f.tags.add(fr)
+    f.save(v2_version=3)
+    before = {k: repr(v) for k, v in ID3(p, translate=False).items() if not k.startswith("GEOB")}
+    export([_analysis(p)], "serato", tmp_path)
+    after = ID3(p, translate=False)
+    assert after.version == (2, 3, 0) and "TDRC" not in after
+    assert {k: repr(v) for k, v in after.items() if not k.startswith("GEOB")} == before
+
+
+def test_serato_no_tag_change_without_its_backup(tmp_path, monkeypatch):
+    """When the tag backup cannot be written (a full disk), the audio file is left as it was."""
+    import errno
+
+    from iram.export import library
+
+    p = _serato_mp3(tmp_path)
+    before = p.read_bytes()
+
+    def full(path, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(library, "atomic_path", full)
+    with pytest.raises((OSError, ExportError)):
+        export([_analysis(p)], "serato", tmp_path)
+    assert p.read_bytes() == before
+
+
+def test_traktor_numbers_written_as_traktor_writes_them(track, tmp_path):
+    """Traktor saves CUE_V2 START in ms with 6 decimals (START="52.315876" in collections it wrote). iram writes
+    the same, so a collection Traktor has loaded and saved again still matches iram's ledger: no duplicates."""
+    nml = tmp_path / "collection.nml"
+    a = _analysis(track)
+    export([a], "traktor", nml)
+    tree = ET.parse(nml)
+    for c in tree.getroot().iter("CUE_V2"):  # Traktor quits and saves its collection
+        c.set("START", f"{float(c.get('START')):.6f}")
+        c.set("LEN", f"{float(c.get('LEN')):.6f}")
+    tree.write(nml, encoding="UTF-8", xml_declaration=True)
+    export([a], "traktor", nml)
+    named = [c for c in ET.parse(nml).getroot().iter("CUE_V2") if c.get("TYPE") == "0"]
+    assert len(named) == len(cues_for(a))
+    assert sorted(int(c.get("HOTCUE")) for c in named if c.get("HOTCUE") != "-1") == list(range(HOT_CUES))
+
+
+def test_mixxx_finds_a_windows_track_as_mixxx_stores_it(tmp_path):
+    """Mixxx stores QFileInfo::absoluteFilePath(), which has forward slashes on Windows too (C:/Users/...)."""
+    db = _mixxx_real(tmp_path, "C:/Users/me/Music/My Track.wav")
+    export([_analysis(r"C:\Users\me\Music\My Track.wav")], "mixxx", db)
+    export([_analysis(r"C:\Users\me\Music\My Track.wav")], "mixxx", db)
+    rows = sqlite3.connect(db).execute("SELECT hotcue FROM cues WHERE track_id=3 AND type=1 ORDER BY hotcue").fetchall()
+    assert [r[0] for r in rows] == list(range(HOT_CUES))  # the DJ's 0-2 kept, iram's 3-7, no duplicates
+
+
+def test_mixxx_database_error_is_one_line_and_changes_nothing(tmp_path, track):
+    """A database iram cannot write as expected (here a pre-2.3 cues table without a color column) is refused in one line."""
+    db = tmp_path / "mixxxdb.sqlite"
+    con = sqlite3.connect(db)
+    con.executescript(MIXXX_SCHEMA.replace(", color integer DEFAULT 4294901760 NOT NULL", ""))
+    con.execute("INSERT INTO track_locations (id, location) VALUES (7, ?)", (str(track.resolve()),))
+    con.execute("INSERT INTO library (id, title, location, samplerate) VALUES (3, 'x', 7, 48000)")
+    con.commit()
+    con.close()
+    before = db.read_bytes()
+    with pytest.raises(ExportError) as err:
+        export([_analysis(track)], "mixxx", db)
+    assert str(db) in str(err.value) and "\n" not in str(err.value)
+    assert db.read_bytes() == before
+
+
+def test_rekordbox_network_share_track_is_found_again(tmp_path):
+    """A track on a Windows network share (\\\\server\\share\\...) is matched on the next export, not added twice."""
+    unc = "\\\\nas\\music\\Tune.mp3"
+    lib = tmp_path / "rekordbox.xml"
+    export([_analysis(unc)], "rekordbox", lib)
+    export([_analysis(unc)], "rekordbox", lib)
+    tracks = ET.parse(lib).getroot().findall("COLLECTION/TRACK")
+    assert len(tracks) == 1 and tracks[0].get("Location") == "file://localhost//nas/music/Tune.mp3"
+    assert sum(m.get("Num") == "-1" for m in tracks[0].findall("POSITION_MARK")) == len(cues_for(_analysis(unc)))
+
+
+def test_paths_match_whatever_the_unicode_normalisation(tmp_path):
+    """macOS programs store decomposed names (NFD: 'e' + U+0301) while a typed path is composed (NFC): one track."""
+    import unicodedata
+
+    nfc = "/Users/dj/Music/Caf\u00e9 Tune.mp3"
+    nfd = unicodedata.normalize("NFD", nfc)
+    lib = tmp_path / "rekordbox.xml"
+    export([_analysis(nfd)], "rekordbox", lib)  # rekordbox's own entry, decomposed
+    export([_analysis(nfc)], "rekordbox", lib)
+    assert len(ET.parse(lib).getroot().findall("COLLECTION/TRACK")) == 1
+    nml = tmp_path / "collection.nml"
+    export([_analysis(nfd)], "traktor", nml)
+    export([_analysis(nfc)], "traktor", nml)
+    assert len(ET.parse(nml).getroot().findall("COLLECTION/ENTRY")) == 1
+    db = _mixxx_real(tmp_path, nfd)
+    export([_analysis(nfc)], "mixxx", db)
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM cues WHERE track_id=3 AND hotcue BETWEEN 3 AND 7").fetchone() == (5,)
+
+
+@pytest.mark.parametrize("fmt", ["rekordbox", "serato"])
+def test_restore_works_when_the_ledger_is_damaged(tmp_path, track, fmt):
+    """The damaged-ledger error tells the DJ to run iram export --restore: that must then work."""
+    from iram.cli import main
+
+    lib = _rb_library(tmp_path / "rekordbox.xml", track) if fmt == "rekordbox" else _serato_mp3(tmp_path)
+    original = lib.read_bytes() if fmt == "rekordbox" else {fr.desc: fr.data for fr in __import__("mutagen.id3").id3.ID3(lib).getall("GEOB")}
+    export([_analysis(track if fmt == "rekordbox" else lib)], fmt, lib if fmt == "rekordbox" else tmp_path)
+    (_state_dir(lib) / "ledger.json").write_text("{not json")
+    with pytest.raises(ExportError, match="iram export --restore"):
+        export([_analysis(track if fmt == "rekordbox" else lib)], fmt, lib if fmt == "rekordbox" else tmp_path)
+    assert main(["export", "--restore", str(lib)]) == 0
+    if fmt == "rekordbox":
+        assert lib.read_bytes() == original
+    else:
+        from mutagen.id3 import ID3
+
+        assert {fr.desc: fr.data for fr in ID3(lib).getall("GEOB")} == original
+    export([_analysis(track if fmt == "rekordbox" else lib)], fmt, lib if fmt == "rekordbox" else tmp_path)  # and exports go on
+
+
+def test_killed_between_library_and_ledger_leaves_no_orphaned_cues(tmp_path, track, monkeypatch):
+    """iram killed after the library was replaced but before its ledger was: the next export still knows its cues."""
+    from iram.export import xmlfile
+
+    lib = _rb_library(tmp_path / "rekordbox.xml", track)
+    export([_analysis(track, n_sections=6)], "rekordbox", lib)
+    real, before = xmlfile.save_ledger, lib.read_bytes()
+
+    def killed_once_the_library_is_written(d, ledger):
+        if lib.read_bytes() != before:
+            raise KeyboardInterrupt
+        real(d, ledger)
+
+    monkeypatch.setattr(xmlfile, "save_ledger", killed_once_the_library_is_written)
+    with pytest.raises(KeyboardInterrupt):
+        export([_analysis(track, n_sections=8)], "rekordbox", lib)
+    monkeypatch.undo()
+    export([_analysis(track, n_sections=8)], "rekordbox", lib)
+    want = [(c.name, f"{c.start:.3f}") for c in cues_for(_analysis(track, n_sections=8))]
+    got = [(m.get("Name"), m.get("Start")) for m in ET.parse(lib).getroot().find("COLLECTION/TRACK").findall("POSITION_MARK")
+           if m.get("Num") == "-1"]
+    assert sorted(g for g in got if g in want) == sorted(want)  # each of iram's cues once: none orphaned as the DJ's
+
+
+def test_serato_malformed_cue_entry_is_one_line(tmp_path):
+    """A Markers2 CUE entry too short to hold a cue (another tool's bug) gets the damaged-tags line, not a traceback."""
+    import mutagen
+
+    p = _serato_mp3(tmp_path)
+    f = mutagen.File(p)
+    geob = next(fr for fr in f.tags.getall("GEOB") if fr.desc == "Serato Markers2")
+    geob.data = serato.encode_markers([(b"COLOR", b"\x00\xff\xff\xff"), (b"CUE", b"\x00\x01\x00")])
+    f.save(v2_version=3)
+    before = p.read_bytes()
+    with pytest.raises(ExportError, match="Serato tags are damaged"):
+        export([_analysis(p)], "serato", tmp_path)
+    assert p.read_bytes() == before
+
+
+def test_mixxx_without_a_sample_rate_is_refused_not_guessed(tmp_path, track):
+    """Positions are samples at the track's rate; with none in the library (0 or NULL), 44.1 kHz is not assumed."""
+    db = _mixxx_db(tmp_path, track)
+    con = sqlite3.connect(db)
+    con.execute("UPDATE library SET samplerate = 0")
+    con.commit()
+    con.close()
+    before = db.read_bytes()
+    with pytest.raises(ExportError, match="sample rate"):
+        export([_analysis(track)], "mixxx", db)
+    assert db.read_bytes() == before
+
+
+def test_restore_takes_the_folder_export_was_given(tmp_path, track):
+    """iram export -o FOLDER writes FOLDER/collection.nml; iram export --restore FOLDER restores that file."""
+    from iram.cli import main
+
+    folder = tmp_path / "Traktor"
+    folder.mkdir()
+    nml = folder / "collection.nml"
+    export([_analysis(track)], "traktor", tmp_path / "seed.nml")
+    nml.write_bytes((tmp_path / "seed.nml").read_bytes())
+    original = nml.read_bytes()
+    export([_analysis(track, n_sections=6)], "traktor", folder)
+    assert nml.read_bytes() != original
+    assert main(["export", "--restore", str(folder)]) == 0
+    assert nml.read_bytes() == original
+
+
+def test_serato_batch_goes_on_past_a_bad_file(tmp_path, capsys):
+    """iram export a.json b.json --format serato: a file that cannot be tagged is one line; the others are still written."""
+    import json as _json
+
+    from iram.cli import main
+
+    good = _serato_mp3(tmp_path)
+    results = []
+    for audio in (tmp_path / "gone.mp3", good):
+        r = tmp_path / f"{audio.stem}.iram.json"
+        r.write_text(_json.dumps(_analysis(audio).to_json()))
+        results.append(str(r))
+    assert main(["export", *results, "--format", "serato"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "gone.mp3" in err
+    assert len(serato.read_cues(good)) == HOT_CUES

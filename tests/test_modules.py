@@ -240,3 +240,15 @@ def test_truth_only_renders_nothing(tmp_path):
     (res,) = md.make_modules(out=tmp_path / "out", annotations=ann, truth_only=True, progress=False)
     assert res.get("unrendered") and not list((tmp_path / "out").rglob("*.flac"))
     assert "1 modules not rendered yet" in md.report([res])
+
+
+def test_two_annotators_combine_with_their_disagreement_masked():
+    first = {"m": {"1": {"role": "melody", "alt_roles": [], "why": "a"}, "2": {"role": "bass", "alt_roles": ["chord"], "why": "b"},
+                   "3": {"role": "none", "alt_roles": [], "why": "c"}}, "only-first": {"1": {"role": "fx", "alt_roles": [], "why": "d"}}}
+    second = {"m": {"1": {"role": "percussion", "alt_roles": ["fx"], "why": "x"}, "2": {"role": "bass", "alt_roles": [], "why": "y"},
+                    "3": {"role": "fx", "alt_roles": [], "why": "z"}}}
+    c = md.combine(first, second)
+    assert c["m"]["1"]["role"] == "percussion" and c["m"]["1"]["alt_roles"] == ["fx", "melody"] and "masked" in c["m"]["1"]["why"]
+    assert c["m"]["2"] == {"role": "bass", "alt_roles": [], "why": "y"}  # agreement: the second annotator's entry as it is
+    assert c["m"]["3"]["alt_roles"] == []  # "none" (never sounds) is no role to mask
+    assert c["only-first"] == first["only-first"]

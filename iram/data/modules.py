@@ -111,15 +111,34 @@ def read_table(annotations: str | Path = ANNOTATIONS) -> list[Entry]:
     return out
 
 
-def read_roles(annotations: str | Path = ANNOTATIONS) -> dict:
-    """``roles.json`` in ``annotations`` ({} when it is not there yet: every stem unlabelled)."""
-    f = Path(annotations) / "roles.json"
-    if not f.exists():
-        return {}
+def _read_json(f: Path) -> dict:
     try:
         return json.loads(f.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         raise DataError(f"{f}: malformed roles file ({err}); see annotations/modules/README.md") from err
+
+
+def combine(first: dict, second: dict) -> dict:
+    """Two annotators' labels as one: the second annotator's role, alt_roles and changes, with the
+    first annotator's role added to alt_roles (masked) where they differ. Slugs or instruments only
+    one annotator labelled keep that label."""
+    out = {slug: dict(insts) for slug, insts in first.items()}
+    for slug, insts in second.items():
+        for n, e in insts.items():
+            f = first.get(slug, {}).get(n)
+            other = [f["role"]] if f and f["role"] not in (e["role"], "none") else []
+            alts = [r for r in dict.fromkeys([*e.get("alt_roles", []), *other]) if r != e["role"]]
+            why = e.get("why", "") + (f" (first annotator: {f['role']}, masked)" if other else "")
+            out.setdefault(slug, {})[n] = {**e, "alt_roles": alts, "why": why}
+    return out
+
+
+def read_roles(annotations: str | Path = ANNOTATIONS) -> dict:
+    """``roles.json`` in ``annotations`` ({} when it is not there yet: every stem unlabelled), with the
+    second annotator's train-split labels (``roles-train.json``, where present) combined in."""
+    f, second = Path(annotations) / "roles.json", Path(annotations) / "roles-train.json"
+    roles = _read_json(f) if f.exists() else {}
+    return combine(roles, _read_json(second)) if second.exists() else roles
 
 
 # -- the grid -------------------------------------------------------------------------------

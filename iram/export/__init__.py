@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePath, PureWindowsPath
 
@@ -110,8 +111,13 @@ def track_path(path) -> PurePath:
 
 
 def path_key(p: PurePath) -> str:
-    """A string that is equal for two spellings of one track (Windows paths ignore case and slash style)."""
-    return str(p).replace("/", "\\").casefold() if isinstance(p, PureWindowsPath) else str(p)
+    """A string that is equal for two spellings of one track (Windows paths ignore case and slash style).
+
+    Unicode is compared composed (NFC): macOS programs store decomposed names (``e`` + U+0301)
+    where a typed path has ``\u00e9``.
+    """
+    s = unicodedata.normalize("NFC", str(p))
+    return s.replace("/", "\\").casefold() if isinstance(p, PureWindowsPath) else s
 
 
 def find_track(items, paths_of, p: PurePath):
@@ -125,7 +131,7 @@ def find_track(items, paths_of, p: PurePath):
             index.setdefault(path_key(q), it)
     hit = index.get(path_key(p))
     if hit is None and isinstance(p, Path) and p.resolve() != p:
-        hit = index.get(str(p.resolve()))
+        hit = index.get(path_key(p.resolve()))
     return hit
 
 
@@ -173,9 +179,15 @@ def restore(target) -> str:
     from . import library, mixxx, serato
 
     target = Path(target)
-    fmt = library.ledger_format(target)
+    if target.is_dir():  # the folder export was given: the library file iram wrote there
+        found = [library_file(f, target) for f in ("rekordbox", "traktor")
+                 if (library.state_dir(library_file(f, target)) / "ledger.json").exists()]
+        if len(found) > 1:
+            raise ExportError(f"{target}: iram wrote {' and '.join(p.name for p in found)} here; give the one to restore")
+        target = found[0] if found else target
+    fmt = library.restore_format(target)
     if fmt == "serato":
         return serato.restore(target)
     if fmt == "mixxx":
         mixxx.refuse_while_open(target)
-    return library.restore_file(target)
+    return library.restore_file(target, fmt)

@@ -125,6 +125,20 @@ def save_ledger(d: Path, ledger: dict) -> None:
         tmp.write_text(json.dumps(ledger, indent=1, ensure_ascii=False), encoding="utf-8")
 
 
+def widened(before: dict, ledger: dict) -> dict:
+    """``ledger`` with the records of ``before`` kept beside the new ones (the lists of each track joined).
+
+    Saved before the library is replaced, so whichever of the two states the library is left
+    in (iram killed between the library and the ledger), the ledger still vouches for iram's cues.
+    """
+    tracks = {}
+    for key in before["tracks"].keys() | ledger["tracks"].keys():
+        old, new = before["tracks"].get(key, {}), ledger["tracks"].get(key, {})
+        tracks[key] = {**old, **new, **{f: old.get(f, []) + new.get(f, []) for f in old.keys() | new.keys()
+                                       if isinstance(old.get(f, []), list) and isinstance(new.get(f, []), list)}}
+    return {**ledger, "tracks": tracks}
+
+
 def ledger_format(target: Path) -> str:
     p = state_dir(target) / "ledger.json"
     if not p.exists():
@@ -133,6 +147,26 @@ def ledger_format(target: Path) -> str:
         return json.loads(p.read_text(encoding="utf-8"))["format"]
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ExportError(f"{p}: iram's ledger is damaged ({err}); copy {state_dir(target) / 'original'} back by hand") from err
+
+
+def restore_format(target: Path) -> str:
+    """The format iram last wrote ``target`` as: the ledger's, or, when the ledger is damaged, read from the target."""
+    try:
+        return ledger_format(target)
+    except ExportError:
+        target = Path(target)
+        if not (state_dir(target) / "ledger.json").exists() or not target.is_file():
+            raise
+        if target.suffix.lower() in (".mp3", ".aif", ".aiff", ".wav", ".flac"):
+            return "serato"
+        with open(target, "rb") as f:
+            head = f.read(4096)
+        if head.startswith(b"SQLite format 3\x00"):
+            return "mixxx"
+        for fmt, root in (("rekordbox", b"<DJ_PLAYLISTS"), ("traktor", b"<NML")):
+            if root in head:
+                return fmt
+        raise
 
 
 def owned(found: list, written: list) -> list[bool]:
@@ -150,12 +184,11 @@ def owned(found: list, written: list) -> list[bool]:
     return out
 
 
-def restore_file(target: Path) -> str:
+def restore_file(target: Path, fmt: str) -> str:
     """Copy the kept original of a library file back over it (the current state becomes generation 1)."""
     target = Path(target)
     check_writable(target)
     with locked(target) as d:
-        ledger = load_ledger(d, ledger_format(target))
         if (d / "original.absent").exists():
             keep_backups(d, target.exists(), copy_file(target))
             target.unlink(missing_ok=True)
@@ -167,5 +200,5 @@ def restore_file(target: Path) -> str:
             what = "restored to the original iram kept"
         else:
             raise ExportError(f"{target}: iram kept no original in {d}; nothing to restore")
-        save_ledger(d, {**ledger, "tracks": {}})
+        save_ledger(d, {"format": fmt, "tracks": {}})  # a damaged ledger is replaced too: nothing is iram's now
     return f"{target}: {what}"

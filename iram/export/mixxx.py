@@ -9,8 +9,9 @@ engine samples: seconds x sample rate x 2 (``track/cue.cpp``). Mixxx has hot
 cues only, so sections without a free slot are named in the report.
 
 ``track_locations.location`` holds the path as Mixxx was given it (Qt's
-``absoluteFilePath``: symlinks are not resolved), so it is matched as given first,
-and through the symlink only when that finds nothing.
+``absoluteFilePath``: symlinks are not resolved; ``/`` separators on Windows too,
+``C:/Users/...``), so it is matched as given first, and through the symlink only
+when that finds nothing.
 
 Mixxx keeps its database open while it runs and overwrites it from memory, so
 the export is refused while any other process has the file open (or is called
@@ -20,11 +21,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from pathlib import Path
+import unicodedata
+from pathlib import Path, PureWindowsPath
 
 from ..errors import ExportError
 from . import cues_for, place, rgb, summary, track_path
-from .library import check_writable, copy_file, keep_backups, load_ledger, locked, owned, save_ledger
+from .library import check_writable, copy_file, keep_backups, load_ledger, locked, owned, save_ledger, widened
 
 HOTCUE = 1  # mixxx::CueType::HotCue
 COLUMNS = ("type", "position", "length", "hotcue", "label", "color")
@@ -80,12 +82,20 @@ def _track(con: sqlite3.Connection, target: Path, path) -> tuple[int, int, str]:
     p = track_path(path)
     query = ("SELECT library.id, library.samplerate, track_locations.location FROM library JOIN track_locations "
              "ON library.location = track_locations.id WHERE track_locations.location = ?")
-    row = con.execute(query, (str(p),)).fetchone()
-    if row is None and isinstance(p, Path) and p.resolve() != p:
-        row = con.execute(query, (str(p.resolve()),)).fetchone()
+    if isinstance(p, PureWindowsPath):  # Qt's absoluteFilePath has forward slashes on Windows too: C:/Users/...
+        spellings = [p.as_posix(), str(p)]
+    else:
+        spellings = [str(p)] + ([str(p.resolve())] if isinstance(p, Path) and p.resolve() != p else [])
+    spellings += [unicodedata.normalize(form, s) for form in ("NFC", "NFD") for s in spellings]  # macOS names are NFD
+    row = None
+    for s in dict.fromkeys(spellings):
+        row = row or con.execute(query, (s,)).fetchone()
     if row is None:
         raise ExportError(f"{target}: no track {p} in the Mixxx library; add it in Mixxx first")
-    return row[0], row[1] or 44100, row[2]
+    if not row[1]:  # positions are samples at the track's rate: never guess it
+        raise ExportError(f"{target}: Mixxx has no sample rate for {p} yet, so cue positions cannot be placed; "
+                          f"load the track in Mixxx once, close Mixxx and try again")
+    return row[0], row[1], row[2]
 
 
 def write(results, target: Path) -> list[str]:
@@ -96,6 +106,7 @@ def write(results, target: Path) -> list[str]:
     with locked(target) as d:
         refuse_while_open(target)
         ledger = load_ledger(d, "mixxx")
+        before = {**ledger, "tracks": dict(ledger["tracks"])}
         con = _connect(target)
         try:
             plan = [(a, *_track(con, target, a.path)) for a in results]
@@ -118,10 +129,14 @@ def write(results, target: Path) -> list[str]:
                     written.append(values)
                 ledger["tracks"][key] = {"rows": written}
                 lines.append(f"{target}: {Path(key).name}: {summary(cues, unplaced, taken, memory=False)}")
+            save_ledger(d, widened(before, ledger))  # old and new records both vouch while the database changes
             con.execute("COMMIT")
-        except BaseException:
+        except BaseException as err:
             if con.in_transaction:
                 con.execute("ROLLBACK")
+            if isinstance(err, sqlite3.Error):  # a full disk, an I/O error, a schema older than Mixxx 2.3
+                raise ExportError(f"{target}: the Mixxx database could not be written ({err}); nothing was changed. "
+                                  f"Open it once in Mixxx 2.3 or newer, free some space, and try again") from err
             raise
         finally:
             con.close()

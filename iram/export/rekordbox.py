@@ -37,6 +37,8 @@ def path_of(loc: str) -> PurePath | None:
     p = unquote(loc[len(PREFIX):])
     if len(p) > 3 and p[0] == "/" and p[2] == ":" and p[1].isalpha():  # /C:/Users/... is a Windows path
         return PureWindowsPath(p[1:])
+    if p.startswith("//") and not p.startswith("///"):  # //server/share/... is a Windows network share
+        return PureWindowsPath(p)
     return PurePath(p)
 
 

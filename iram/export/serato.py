@@ -39,7 +39,7 @@ from pathlib import Path
 
 from ..errors import ExportError
 from . import cues_for, place, rgb, summary
-from .library import check_writable, keep_backups, load_ledger, locked, owned, save_ledger
+from .library import check_writable, keep_backups, load_ledger, locked, owned, save_ledger, widened
 
 GEOB_DESC = "Serato Markers2"
 MARKERS_DESC = "Serato Markers_"
@@ -163,6 +163,13 @@ def _load(path: Path):
         raise ExportError(f"{path}: tags cannot be read ({err}); is the file damaged?") from err
     if f is None:
         raise ExportError(f"{path}: not an audio file mutagen knows; use MP3, AIFF, WAV or FLAC")
+    if getattr(f.tags, "version", None) == (2, 3, 0):
+        # mutagen turns a v2.3 tag into v2.4 frames as it loads (TYER+TDAT -> TDRC, RVAD dropped), which a
+        # v2.3 tag saved back would carry wrongly or lose: keep the frames as the file has them
+        try:
+            f = type(f)(str(path), translate=False)
+        except Exception as err:
+            raise ExportError(f"{path}: tags cannot be read ({err}); is the file damaged?") from err
     return f
 
 
@@ -255,6 +262,9 @@ def write(a) -> str:
         try:
             entries = decode_markers(body) if body else [(b"COLOR", b"\x00\xff\xff\xff"), (b"BPMLOCK", b"\x00")]
             old_m = None if flac or _geob(f, MARKERS_DESC) is None else split_markers_(_geob(f, MARKERS_DESC).data)
+            short = [len(data) for kind, data in entries if kind == b"CUE" and len(data) < 13]
+            if short:  # a cue takes 13 bytes at least (Mixxx's SeratoMarkers2CueEntry::parse)
+                raise ValueError(f"a CUE entry of {short[0]} bytes")
         except (ValueError, struct.error) as err:
             raise ExportError(f"{path}: its Serato tags are damaged ({err}); let Serato re-analyse the file, then export again") from err
         cue_rows = [k for k, (t, _) in enumerate(entries) if t == b"CUE"]
@@ -296,9 +306,11 @@ def write(a) -> str:
                     _set_geob(g, MARKERS_DESC, new_m)
             _save(g, state.get("version"))
 
+        keep_backups(d, True, _dump_state(state))  # first: a tag change is never made without its backup
+        new_ledger = {**ledger, "tracks": {**ledger["tracks"], path.name: written}}
+        save_ledger(d, widened(ledger, new_ledger))  # old and new records both vouch while the file changes
         _rewrite(path, edit)
-        keep_backups(d, True, _dump_state(state))
-        ledger["tracks"][path.name] = written
+        ledger = new_ledger
         save_ledger(d, ledger)
     return f"{path}: Serato: {summary(cues, unplaced, taken, memory=False)}"
 
@@ -308,7 +320,6 @@ def restore(path: Path) -> str:
     path = Path(path)
     check_writable(path)
     with locked(path) as d:
-        ledger = load_ledger(d, "serato")
         try:
             original = json.loads((d / "original").read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
@@ -343,7 +354,7 @@ def restore(path: Path) -> str:
             else:
                 _save(g, original["version"])
 
-        _rewrite(path, edit)
         keep_backups(d, True, _dump_state(current))
-        save_ledger(d, {**ledger, "tracks": {}})
+        _rewrite(path, edit)
+        save_ledger(d, {"format": "serato", "tracks": {}})  # a damaged ledger is replaced too
     return f"{path}: Serato tags restored to the original iram kept"

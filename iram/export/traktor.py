@@ -8,6 +8,9 @@ name, a folder of ``/Volumes`` (the start-up disk's, e.g. ``Macintosh HD``, link
 ``/``), and DIR is relative to that volume. So an external drive's track
 ``/Volumes/USB/Music/a.mp3`` is ``VOLUME="USB" DIR="/:Music/:"``.
 
+Numbers are written as Traktor writes them (``START`` in ms with 6 decimals), so a
+collection Traktor has saved again still matches iram's ledger exactly.
+
 Merging keeps every entry, cue and attribute iram did not write; only CUE_V2 marks
 that match the ledger exactly are replaced; hot cues (``HOTCUE`` 0-7) take free
 slots only, the rest stay stored cues (``HOTCUE=-1``).
@@ -107,12 +110,12 @@ def _merge_track(coll: ET.Element, a, ledger: dict) -> str:
         append_child(e, "TEMPO", attrs)
         extra.append(["TEMPO", attrs])
     if not any(c.get("TYPE") == GRID for c in e.findall("CUE_V2")) and len(a.downbeats):
-        attrs = dict(NAME="AutoGrid", DISPL_ORDER="0", TYPE=GRID, START=f"{a.downbeats[0] * 1000:.3f}",
+        attrs = dict(NAME="AutoGrid", DISPL_ORDER="0", TYPE=GRID, START=f"{a.downbeats[0] * 1000:.6f}",
                      LEN="0.000000", REPEATS="-1", HOTCUE="-1")
         append_child(e, "CUE_V2", attrs)
         extra.append(["CUE_V2", attrs])
     cues, unplaced = place(cues_for(a), taken)
-    written = [dict(append_child(e, "CUE_V2", dict(NAME=c.name, DISPL_ORDER="0", TYPE=CUE, START=f"{c.start * 1000:.3f}",
+    written = [dict(append_child(e, "CUE_V2", dict(NAME=c.name, DISPL_ORDER="0", TYPE=CUE, START=f"{c.start * 1000:.6f}",
                                                    LEN="0.000000", REPEATS="-1", HOTCUE=str(-1 if c.hot is None else c.hot),
                                                    COLOR=c.colour)).attrib) for c in cues]
     ledger["tracks"][key] = {"created": created or mine.get("created", False), "marks": written, "extra": extra}

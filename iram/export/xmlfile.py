@@ -6,12 +6,13 @@ reads as it did.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Callable
 
 from ..errors import ExportError
 from ..io import atomic_path
-from .library import check_writable, copy_file, keep_backups, load_ledger, locked, owned, save_ledger
+from .library import check_writable, copy_file, keep_backups, load_ledger, locked, owned, save_ledger, widened
 
 
 def read_library(path: Path, root: str, library: str, hint: str):
@@ -97,6 +98,7 @@ def merge(results, target: Path, *, fmt: str, read: Callable, new_tree: Callable
     with locked(target) as d:
         tree = read(target) if target.exists() else new_tree()
         ledger = load_ledger(d, fmt)
+        before = json.loads(json.dumps(ledger))
         coll = tree.getroot().find("COLLECTION")
         lines = [merge_track(coll, a, ledger) for a in results]
         n = str(len(coll.findall(count[0])))
@@ -107,5 +109,6 @@ def merge(results, target: Path, *, fmt: str, read: Callable, new_tree: Callable
             if check is not None:
                 check(tmp, target)
             keep_backups(d, target.exists(), copy_file(target))
+            save_ledger(d, widened(before, ledger))  # old and new records both vouch while the library changes
         save_ledger(d, ledger)
     return lines
