@@ -54,7 +54,8 @@ def one_track(minutes: float, folder: Path, seed: int = 50) -> Path:
 
 def stages(path: Path) -> dict:
     from iram.result import Analysis
-    from iram import audio, beats
+    from iram import audio
+    from iram.beats import FPS, from_activations, rnn_activations, spectral_curves
     from iram.activations import frame_features, score_segments
     from iram.model import load
     from iram.plots import plot_analysis
@@ -66,8 +67,8 @@ def stages(path: Path) -> dict:
     s = time.perf_counter(); au = audio.load(path, rates=(44100, 16000)); t["decode"] = time.perf_counter() - s
     y16 = au.at(16000)
     s = time.perf_counter()
-    low, bands = beats.spectral_curves(y16)
-    bt = beats.from_activations(beats.activations(au.at(44100)), au.duration, low, bands)
+    low, bands = spectral_curves(y16)
+    bt = from_activations(rnn_activations(au.at(44100)), duration=au.duration, low=low, bands=bands)
     t["beats"] = time.perf_counter() - s
     s = time.perf_counter()
     z, fps = frame_features(model.net, y16)
@@ -75,7 +76,7 @@ def stages(path: Path) -> dict:
     s = time.perf_counter()
     dur = len(y16) / 16000
     g = bar_grid(bt.downbeats, dur)
-    off = phrase_offset(novelty(bar_means(bands, g, beats.FPS)))  # as iram.analyze does
+    off = phrase_offset(novelty(bar_means(bands, g, FPS)))  # as iram.analyze does
     segs = make_segments(bt.downbeats, dur, off)
     iram = score_segments(model.net, z, fps, [(x.start, x.end) for x in segs])
     secs = find_sections(iram, model.thresholds, segs)

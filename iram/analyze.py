@@ -85,6 +85,7 @@ class Tracked:
     duration: float
     beats: Beats
     segments: tuple[Segment, ...]
+    madmom_phrase_offset: int = 0  # the phrase offset (bars) on madmom's own downbeats, for comparison
 
 
 def track(path: str | os.PathLike, *, window: float, beside: Callable[[np.ndarray], T] | None = None) -> tuple[Tracked, T | None]:
@@ -96,7 +97,8 @@ def track(path: str | os.PathLike, *, window: float, beside: Callable[[np.ndarra
     stage in CPU tasks and :func:`score` in the model's actors.
     """
     from . import audio as audio_mod
-    from . import beats as beats_mod
+    from .beats import FPS, from_activations, spectral_curves
+    from .beats.madmom_adapter import track_in_background
     from .segments import BARS, bar_grid, bar_means, make_segments, novelty, phrase_offset
 
     path = Path(path)
@@ -108,16 +110,20 @@ def track(path: str | os.PathLike, *, window: float, beside: Callable[[np.ndarra
     y44 = audio_mod.to_int16(au.signals.pop(BEAT_SR))  # an hour at 44.1 kHz: 318 MB, not 635
     del au
     with ThreadPoolExecutor(1) as pool:
-        act = pool.submit(beats_mod.activations, y44, BEAT_SR)
-        low, bands = beats_mod.spectral_curves(y16)
+        madmom_done = track_in_background(y44, BEAT_SR, pool)
+        low, bands = spectral_curves(y16)
         side = beside(y16) if beside is not None else None
-        act = act.result()
+        act, decoded = madmom_done()  # madmom's DBN decodes (in a process) while the RNN computes the next piece
     del y44
-    bt = beats_mod.from_activations(act, duration, low, bands)
-    grid = bar_grid(bt.downbeats, duration)
-    offset = phrase_offset(novelty(bar_means(bands, grid, beats_mod.FPS))) if len(grid) >= 2 * BARS else 0
-    segs = make_segments(bt.downbeats, duration, offset)
-    return Tracked(path=path, audio=y16, duration=duration, beats=bt, segments=tuple(segs)), side
+    bt = from_activations(act, duration=duration, low=low, bands=bands, decoded=decoded)
+
+    def phrase_start(downbeats: np.ndarray) -> int:
+        grid = bar_grid(downbeats, duration)
+        return phrase_offset(novelty(bar_means(bands, grid, FPS))) if len(grid) >= 2 * BARS else 0
+
+    segs = make_segments(bt.downbeats, duration, phrase_start(bt.downbeats))
+    return Tracked(path=path, audio=y16, duration=duration, beats=bt, segments=tuple(segs),
+                   madmom_phrase_offset=phrase_start(bt.madmom_downbeats)), side
 
 
 def score(t: Tracked, rm: RoleModel, *, mode: str = "segment", features: tuple | None = None) -> Analysis:
@@ -134,4 +140,6 @@ def score(t: Tracked, rm: RoleModel, *, mode: str = "segment", features: tuple |
     bt = t.beats
     return Analysis(path=os.path.abspath(t.path), duration=t.duration, bpm=bt.bpm, beats=bt.beats, downbeats=bt.downbeats,
                     segments=t.segments, iram=iram, thresholds=tuple(rm.thresholds), sections=tuple(secs),
-                    model={"name": rm.name, "version": rm.version, "path": rm.path}, fixed_grid=bt.fixed_grid)
+                    model={"name": rm.name, "version": rm.version, "path": rm.path}, fixed_grid=bt.fixed_grid,
+                    madmom={"bpm": bt.madmom_bpm, "beats": bt.madmom_beats, "downbeats": bt.madmom_downbeats,
+                            "phrase_offset": t.madmom_phrase_offset})

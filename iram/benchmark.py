@@ -65,26 +65,39 @@ def beat_scores(truth: Truth, a) -> dict:
     return out
 
 
-def madmom_dbn(audio_path: str | Path) -> dict:
+def madmom_dbn(audio_path: str | Path, a=None) -> dict:
     """madmom's own downbeat tracker alone (RNN activations, then ``DBNDownBeatTrackingProcessor``
-    in 4/4 as :func:`iram.beats.decode` runs it): {bpm, beats, downbeats} in seconds."""
+    in 4/4 as :mod:`iram.beats.madmom_adapter` runs it): {bpm, beats, downbeats} in seconds, and
+    phrase_offset (bars) when known. From the analysis ``a`` when it kept madmom's reading (decoded
+    by the beat stage from the same activations), else madmom is run on the audio."""
+    if a is not None and a.madmom:
+        return {"bpm": float(a.madmom["bpm"]), "beats": [round(float(b), 4) for b in a.madmom["beats"]],
+                "downbeats": [round(float(b), 4) for b in a.madmom["downbeats"]],
+                "phrase_offset": int(a.madmom.get("phrase_offset", 0))}
     from . import audio as audio_mod
     from .analyze import BEAT_SR
-    from .beats import activations, decode
+    from .beats.madmom_adapter import dbn_decode, rnn_activations
 
     y = audio_mod.to_int16(audio_mod.load(audio_path, rates=(BEAT_SR,)).at(BEAT_SR))
-    d = decode(activations(y, BEAT_SR))
+    d = dbn_decode(rnn_activations(y, BEAT_SR))
     beats = d[:, 0] if len(d) else np.zeros(0)
     return {"bpm": float(60 / np.median(np.diff(beats))) if len(beats) > 1 else 0.0,
             "beats": [round(float(b), 4) for b in beats], "downbeats": [round(float(b), 4) for b in d[d[:, 1] == 1, 0]] if len(d) else []}
 
 
-def madmom_scores(truth: Truth, m: dict) -> dict:
-    """Tempo, beat and downbeat scores of madmom's tracker alone, keys prefixed ``madmom_``."""
+def madmom_scores(truth: Truth, m: dict, duration: float | None = None) -> dict:
+    """Tempo, beat and downbeat scores of madmom's tracker alone, keys prefixed ``madmom_``; and the
+    phrase grid of 4-bar segments on its downbeats, where its phrase offset and the track's
+    ``duration`` (s) are known."""
     from types import SimpleNamespace
 
-    a = SimpleNamespace(beats=np.array(m["beats"]), downbeats=np.array(m["downbeats"]), segments=[])
-    out = {k: v for k, v in beat_scores(Truth(truth.name, np.zeros((0, 2)), truth.roles[:, :0], beats=truth.beats,
+    from .segments import make_segments
+
+    downs = np.array(m["downbeats"], float)
+    segs = make_segments(downs, duration, m["phrase_offset"]) if "phrase_offset" in m and duration else []
+    a = SimpleNamespace(beats=np.array(m["beats"]), downbeats=downs, segments=segs)
+    keep = truth.intervals if segs else np.zeros((0, 2))
+    out = {k: v for k, v in beat_scores(Truth(truth.name, keep, truth.roles[:, :len(keep)], beats=truth.beats,
                                                  downbeats=truth.downbeats), a).items()}
     if truth.tempo:
         out.update(tempo_scores(truth.tempo, m["bpm"]))
@@ -123,7 +136,7 @@ def score_set(truths: list[Truth], analyses: list, thresholds, madmom: list[dict
         row.update(beat_scores(t, a))
         row.update(section_scores(t, a))
         if madmom and madmom[k]:
-            row.update(madmom_scores(t, madmom[k]))
+            row.update(madmom_scores(t, madmom[k], a.duration if "phrase_offset" in madmom[k] else None))
         annotated = ~np.isnan(t.roles) & ~np.isnan(ali)
         on = ali >= np.asarray(thresholds)[:, None]
         row["accuracy"] = float((on == (t.roles > 0.5))[annotated].mean()) if annotated.any() else None
@@ -137,7 +150,8 @@ def score_set(truths: list[Truth], analyses: list, thresholds, madmom: list[dict
     scores = classification_scores(y[idx][:, keep].T, p[idx][:, keep].T, np.asarray(thresholds)[idx], roles=roles)
     summary = {}
     for k in ("within_1pc", "within_4pc", "within_4pc_octave", "on_phrase_grid", "beat_f", "downbeat_f", "hit_f_0.5s", "hit_f_3.0s",
-              "madmom_within_1pc", "madmom_within_4pc", "madmom_within_4pc_octave", "madmom_beat_f", "madmom_downbeat_f"):
+              "madmom_within_1pc", "madmom_within_4pc", "madmom_within_4pc_octave", "madmom_on_phrase_grid", "madmom_beat_f",
+              "madmom_downbeat_f"):
         v = [r[k] for r in tracks if k in r]
         if v:
             summary[k] = float(np.mean(v))
@@ -156,7 +170,8 @@ def markdown(result: dict, title: str) -> str:
     if ours:
         lines += ["", "| " + " | ".join(ours) + " |", "|" + "---|" * len(ours),
                   "| " + " | ".join(f"{v:.3f}" for v in ours.values()) + " |"]
-    theirs = [k for k in ("within_1pc", "within_4pc", "within_4pc_octave", "beat_f", "downbeat_f") if f"madmom_{k}" in result["summary"]]
+    theirs = [k for k in ("within_1pc", "within_4pc", "within_4pc_octave", "on_phrase_grid", "beat_f", "downbeat_f")
+              if f"madmom_{k}" in result["summary"]]
     if theirs:
         lines += ["", "| tracker | " + " | ".join(theirs) + " |", "|---" * (len(theirs) + 1) + "|",
                   "| iram | " + " | ".join(fmt(ours.get(k)) for k in theirs) + " |",
@@ -168,8 +183,9 @@ def _analyses(truths: list[Truth], *, predictions: Path | None, model_path: str 
                pred_dir: Path, quiet: bool, log, by_name: bool = False, madmom: list | None = None) -> list:
     """Analyses of every truth's audio (or reloaded predictions). ``by_name``: each track's results
     go to a subfolder named after it (rendered modules all call their audio mix.flac). A list
-    given as ``madmom`` receives madmom's tracker alone per track (:func:`madmom_dbn`), saved
-    beside the prediction as ``<stem>.madmom.json`` and reloaded from there."""
+    given as ``madmom`` receives madmom's tracker alone per track (:func:`madmom_dbn`): from the
+    analysis, or for results saved without it, saved beside the prediction as ``<stem>.madmom.json``
+    and reloaded from there."""
     from tqdm import tqdm
 
     from .analyze import analyze_file
@@ -195,12 +211,14 @@ def _analyses(truths: list[Truth], *, predictions: Path | None, model_path: str 
             out.append(analyze_file(t.audio, outdir=pred_dir / sub, model=model))
         if madmom is not None:
             f = (predictions or pred_dir) / sub / f"{stem}.madmom.json"
-            if f.exists():
+            if out[-1] is not None and out[-1].madmom:  # kept by the beat stage: the same activations
+                madmom.append(madmom_dbn(t.audio, out[-1]))
+            elif f.exists():
                 madmom.append(json.loads(f.read_text()))
             elif out[-1] is not None and t.audio is not None:
                 from .io import write_text
 
-                madmom.append(madmom_dbn(t.audio))
+                madmom.append(madmom_dbn(t.audio, out[-1]))
                 f.parent.mkdir(parents=True, exist_ok=True)
                 write_text(f, json.dumps(madmom[-1]))
             else:
@@ -259,7 +277,7 @@ def run_benchmark(set_name: str, *, folder: str | Path | None = None, audio: str
                 log(line)
         if analyses is None:
             (out / f"predictions-{name}").mkdir(parents=True, exist_ok=True)
-            madmom = [] if name == "modules" else None
+            madmom = []  # madmom's tracker alone, beside iram's beats
             analyses = _analyses(truths, predictions=predictions, model_path=model, pred_dir=out / f"predictions-{name}",
                                  quiet=quiet, log=log, by_name=name == "modules", madmom=madmom)
         from .model import load

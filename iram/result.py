@@ -46,6 +46,7 @@ class Analysis:
     model: dict = field(default_factory=dict)
     fixed_grid: bool = True
     version: str = __version__
+    madmom: dict = field(default_factory=dict)  # madmom's DBN alone: bpm, beats, downbeats (s), phrase_offset (bars)
 
     @property
     def active(self) -> np.ndarray:
@@ -68,6 +69,10 @@ class Analysis:
                                     for i, r in enumerate(ROLES)}} for k, s in enumerate(self.segments)],
             "sections": [{"start": round(s.start, 4), "end": round(s.end, 4), "bars": list(s.bars), "label": s.label,
                           "roles": list(s.roles), "name": s.name} for s in self.sections],
+            **({"madmom_dbn": {"bpm": round(float(self.madmom["bpm"]), 3),
+                               "beats": [round(float(b), 4) for b in self.madmom["beats"]],
+                               "downbeats": [round(float(b), 4) for b in self.madmom["downbeats"]],
+                               "phrase_offset": int(self.madmom.get("phrase_offset", 0))}} if self.madmom else {}),
         }
 
     @classmethod
@@ -95,9 +100,18 @@ class Analysis:
                        bpm=_num(d["bpm"], "bpm"), beats=np.array([_num(b, "beat") for b in d["beats"]]),
                        downbeats=np.array([_num(b, "downbeat") for b in d["downbeats"]]), segments=segs, iram=iram,
                        thresholds=thresholds, sections=secs, model=d.get("model", {}), fixed_grid=d.get("fixed_grid", True),
-                       version=d.get("iram_version", "?"))
+                       version=d.get("iram_version", "?"), madmom=_madmom(d.get("madmom_dbn")))
         except (KeyError, TypeError) as err:
             raise IramError(f"results JSON lacks {err}; is it an .iram.json written by iram analyze?") from err
+
+
+def _madmom(d) -> dict:
+    """The ``madmom_dbn`` entry of a results JSON (madmom's DBN reading of the same activations), or {}."""
+    if not d:
+        return {}
+    return {"bpm": _num(d["bpm"], "madmom bpm"), "beats": np.array([_num(b, "madmom beat") for b in d["beats"]]),
+            "downbeats": np.array([_num(b, "madmom downbeat") for b in d["downbeats"]]),
+            "phrase_offset": int(_num(d.get("phrase_offset", 0), "madmom phrase offset"))}
 
 
 def _num(x, what: str, *, hi: float = math.inf) -> float:
