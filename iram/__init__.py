@@ -1,7 +1,7 @@
 """iram: instrumentation role activation maps for electronic music."""
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .analyze import analyze, analyze_file  # noqa: E402
 from .looptags import LoopTags  # noqa: E402
