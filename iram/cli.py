@@ -132,6 +132,13 @@ def get_parser() -> argparse.ArgumentParser:
     mo.add_argument("--annotations", help="folder with modules.csv and roles.json (default: annotations/modules of this checkout)")
     mo.add_argument("--truth-only", action="store_true", help="re-make truth.json of rendered modules from the tables; render nothing")
     mo.add_argument("-q", "--quiet", action="store_true")
+
+    vo = dsub.add_parser("voiceover", help="recorded voices over instrumental 4-bar segments of rendered modules (annotated tracks)")
+    vo.add_argument("--modules", required=True, help="folder the modules were rendered to ('iram data modules --out')")
+    vo.add_argument("--split", required=True, choices=("train", "valid", "test"), help="modules and speakers of this split")
+    vo.add_argument("--n", type=int, required=True)
+    vo.add_argument("--out", required=True)
+    vo.add_argument("--seed", type=int, default=0)
     return p
 
 
@@ -377,6 +384,11 @@ def cmd_data(args) -> int:
                            truth_only=args.truth_only, progress=not args.quiet)
         print(report(res))
         return 1 if any("error" in r for r in res) else 0
+    if args.what == "voiceover":
+        from .data.voiceover import make_voiceovers
+
+        make_voiceovers(modules=args.modules, split=args.split, n=args.n, out=args.out, seed=args.seed)
+        return 0
     if args.what == "loops":
         from .data.loops import make_loops
 

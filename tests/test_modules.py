@@ -252,3 +252,37 @@ def test_two_annotators_combine_with_their_disagreement_masked():
     assert c["m"]["2"] == {"role": "bass", "alt_roles": [], "why": "y"}  # agreement: the second annotator's entry as it is
     assert c["m"]["3"]["alt_roles"] == []  # "none" (never sounds) is no role to mask
     assert c["only-first"] == first["only-first"]
+
+
+def test_voiceover_lays_a_recorded_speaker_over_an_instrumental_segment(tmp_path):
+    import soundfile as sf
+
+    from iram.annotations import load_set
+    from iram.data import sources
+
+    if not sources.recorded_voices():
+        pytest.skip("recorded voices not installed (.ci/setup-system.sh)")
+    sr, seg = 44100, 4.0
+    folder = tmp_path / "mods" / "train" / "toy"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    mix = np.stack([0.05 * rng.standard_normal(int(3 * seg * sr))] * 2, 1).astype(np.float32)  # three 4-bar segments of noise
+    sf.write(folder / "mix.flac", mix, sr)
+    act = [[1, 1, 1], [0, 1, None], [0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 1, 0]]  # voice on in the middle segment only
+    (folder / "truth.json").write_text(json.dumps({"roles": list(ROLES), "activations": act,
+                                                   "segments": [{"start": k * seg, "end": (k + 1) * seg} for k in range(3)]}))
+    out = tmp_path / "vo"
+    assert main(["data", "voiceover", "--modules", str(tmp_path / "mods"), "--split", "train", "--n", "4", "--out", str(out)]) == 0
+    truths = load_set("custom", out)
+    assert len(truths) == 4
+    for t in truths:
+        y, r = sf.read(t.audio)
+        src = t.name  # the instrumental it came from: the first or third segment, never the one with a voice
+        meta = json.loads((out / f"{src}.truth.json").read_text())["source"]
+        assert meta["segment"] in (0, 2) and r == sr and abs(len(y) / sr - seg) < 0.01
+        lab = t.roles[:, 0]
+        assert lab[ROLES.index("voice")] == 1 and lab[ROLES.index("percussion")] == 1
+        assert (np.isnan(lab[ROLES.index("bass")]) if meta["segment"] == 2 else lab[ROLES.index("bass")] == 0)
+        # a voice was added, 12 dB under the bed or louder: what is left after taking the bed away
+        bed = mix[int(meta["segment"] * seg * sr):int((meta["segment"] + 1) * seg * sr)].mean(axis=1)
+        assert np.sqrt(np.mean((y - bed[:len(y)]) ** 2)) > 0.9 * 0.05 * 10 ** (-12 / 20)
