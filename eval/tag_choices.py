@@ -4,8 +4,8 @@ the checkpoint's loop thresholds suit that scoring, how short loops are filled
 (repeated or padded), and the beat-activation strength under which a file counts
 as having no pulse. Also tempo and bar-count accuracy against the loops' labels.
 
-Usage: python eval/tag_choices.py --loops /work/data/loops-valid [--n 300]
-       (loops made with: iram data loops --split valid --n 600 --seed 0 --out /work/data/loops-valid)
+Usage: python eval/tag_choices.py --loops work/loops-valid [--n 300]
+       (loops made with: iram data loops --split valid --n 600 --seed 0 --out work/loops-valid)
 Writes eval/results/tag_choices.json and prints a summary.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ def main() -> None:
     from iram.model import load
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--loops", default="/work/data/loops-valid")
+    ap.add_argument("--loops", default="work/loops-valid")
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--out", default="eval/results/tag_choices.json")
     args = ap.parse_args()

@@ -11,8 +11,8 @@ loop thresholds) on held-out loops, next to the published loop-tagging figures.
     (sample-exact, no fades) into a 16-bit WAV loop; a role whose truth is masked
     (null: a doubtful stem) in a segment leaves that loop out of that role's scores.
 
-Usage: python eval/tag_table.py --loops /work/data/loops-test [--n 1000] [--modules /work/data/modules/test]
-       (loops made with: iram data loops --split test --n 1500 --seed 0 --out /work/data/loops-test)
+Usage: python eval/tag_table.py --loops work/loops-test [--n 1000] [--modules work/modules/test]
+       (loops made with: iram data loops --split test --n 1500 --seed 0 --out work/loops-test)
 Writes eval/results/tag_table.json and .md.
 """
 from __future__ import annotations
@@ -163,7 +163,7 @@ def modules(root: Path, jobs: int) -> tuple[dict, dict] | None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--loops", default="/work/data/loops-test")
+    ap.add_argument("--loops", default="work/loops-test")
     ap.add_argument("--n", type=int, default=None, help="first N loops only")
     ap.add_argument("--modules", default=None, help="folder of real-music test songs (<slug>/mix.flac + truth.json)")
     ap.add_argument("--jobs", type=int, default=2)

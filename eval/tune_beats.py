@@ -1,7 +1,7 @@
 """Beat, downbeat and tempo scores of iram's reading and of madmom's DBN alone, per track.
 
 For choosing the settings of ``iram/beats/reading.py``: run it on the *train* and *valid*
-modules (``/work/data/modules/{train,valid}``-style folders of ``<slug>/mix.flac`` +
+modules (``work/modules/{train,valid}``-style folders of ``<slug>/mix.flac`` +
 ``truth.json``) and on composed tracks from the training or validation sources
 (``iram data tracks --split valid``), never on a test split. madmom's activations, its
 DBN decoding and the spectral curves are cached beside each track (``*.act.npz``), so a
