@@ -99,7 +99,7 @@ def get_parser() -> argparse.ArgumentParser:
     tg.add_argument("--read", action="store_true", help="no model: read the tags that --write-tags stored in the files")
     tg.add_argument("--no-tempo", action="store_true", help="skip the beat tracker (faster; no bpm or bars)")
     tg.add_argument("--model", help="checkpoint to use instead of the bundled one")
-    tg.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    tg.add_argument("--device", default="auto", choices=DEVICES)
     tg.add_argument("--jobs", type=int, default=2, help="threads decoding and beat-tracking ahead of the model (default 2)")
     tg.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
