@@ -65,24 +65,20 @@ def _payload(t: LoopTags) -> tuple[str, str]:
 
 
 def _set(f, kind: str, fields: dict[str, str]) -> None:
+    if f.tags is None:
+        f.add_tags()
     if kind == "id3":
         from mutagen.id3 import TXXX
 
-        if f.tags is None:
-            f.add_tags()
         for k, v in fields.items():
             f.tags.delall(f"TXXX:{k}")
             f.tags.add(TXXX(encoding=3, desc=k, text=[v]))
     elif kind == "vorbis":
-        if f.tags is None:
-            f.add_tags()
         for k, v in fields.items():
             f.tags[k] = [v]
     else:
         from mutagen.mp4 import AtomDataType, MP4FreeForm
 
-        if f.tags is None:
-            f.add_tags()
         for k, v in fields.items():
             f.tags[f"----:{MP4_MEAN}:{k}"] = [MP4FreeForm(v.encode("utf-8"), dataformat=AtomDataType.UTF8)]
 
