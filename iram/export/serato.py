@@ -178,14 +178,18 @@ def _geob(f, desc: str):
     return frames[0] if frames else None
 
 
-def read_body(path: Path) -> bytes | None:
-    path = Path(path)
-    f = _load(path)
-    if path.suffix.lower() == ".flac":
+def _body(f, flac: bool) -> bytes | None:
+    """The Markers2 ID3 body of a loaded file, or None when it has none."""
+    if flac:
         v = (f.tags or {}).get(FLAC_FIELD)
         return flac_body(v[0]) if v else None
     fr = _geob(f, GEOB_DESC)
     return fr.data if fr else None
+
+
+def read_body(path: Path) -> bytes | None:
+    path = Path(path)
+    return _body(_load(path), path.suffix.lower() == ".flac")
 
 
 def read_cues(path: Path) -> list[dict]:
@@ -258,7 +262,7 @@ def write(a) -> str:
         mine = ledger["tracks"].get(path.name, {})
         f = _load(path)
         state = tag_state(f, flac)
-        body = read_body(path)
+        body = _body(f, flac)
         try:
             entries = decode_markers(body) if body else [(b"COLOR", b"\x00\xff\xff\xff"), (b"BPMLOCK", b"\x00")]
             old_m = None if flac or _geob(f, MARKERS_DESC) is None else split_markers_(_geob(f, MARKERS_DESC).data)
