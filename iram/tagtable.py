@@ -184,6 +184,7 @@ def tag_library(files: list[Path], *, out: str | Path | None = None, write: bool
     if skip_existing and out is not None and Path(out).is_file():
         done = {_paths_key(t.path): t for t in read_table(out)}
     n_kept = len(done)
+    order = list(dict.fromkeys(_paths_key(f) for f in files))  # resolved once, not at every save
     failed = 0
     todo: list[Path] = []
     for f in files:
@@ -218,7 +219,7 @@ def tag_library(files: list[Path], *, out: str | Path | None = None, write: bool
 
     def save() -> None:
         if out is not None and len(done) > n_kept:  # nothing new: an earlier table stays as it was
-            write_table(out, _in_order(done, files), model=model_label(m) if m else "",
+            write_table(out, _in_order(done, order), model=model_label(m) if m else "",
                         thresholds=loop_thresholds(m) if m else ())
 
     try:
@@ -240,11 +241,10 @@ def tag_library(files: list[Path], *, out: str | Path | None = None, write: bool
                     save()
     finally:
         save()
-    return _in_order(done, files), failed
+    return _in_order(done, order), failed
 
 
-def _in_order(done: dict[str, LoopTags], files: list[Path]) -> list[LoopTags]:
-    """The tags of ``files`` in their order, then the rest (rows kept from an earlier table)."""
-    keys = list(dict.fromkeys(_paths_key(f) for f in files))
+def _in_order(done: dict[str, LoopTags], keys: list[str]) -> list[LoopTags]:
+    """The tags of the files with ``keys`` (:func:`_paths_key`) in order, then the rest (from an earlier table)."""
     seen = set(keys)
     return [done[k] for k in keys if k in done] + [t for k, t in done.items() if k not in seen]
