@@ -298,13 +298,11 @@ def write(a) -> str:
             new_m = join_markers_(rows, old_m[1])
 
         def edit(g) -> None:
+            if g.tags is None:
+                g.add_tags()
             if flac:
-                if g.tags is None:
-                    g.add_tags()
                 g.tags[FLAC_FIELD] = flac_value(encode_markers(entries))
             else:
-                if g.tags is None:
-                    g.add_tags()
                 _set_geob(g, GEOB_DESC, encode_markers(entries))
                 if new_m is not None:
                     _set_geob(g, MARKERS_DESC, new_m)
@@ -332,12 +330,12 @@ def restore(path: Path) -> str:
         current = tag_state(_load(path), flac)
 
         def edit(g) -> None:
+            if g.tags is None:
+                g.add_tags()
             if flac:
                 v = original["fields"][FLAC_FIELD]
-                if g.tags is None:
-                    g.add_tags()
                 if v is None:
-                    if g.tags is not None and FLAC_FIELD in g.tags:
+                    if FLAC_FIELD in g.tags:
                         del g.tags[FLAC_FIELD]
                 else:
                     g.tags[FLAC_FIELD] = v
@@ -345,15 +343,12 @@ def restore(path: Path) -> str:
                 return
             from mutagen.id3 import GEOB
 
-            if g.tags is None:
-                g.add_tags()
             for desc, fr in original["frames"].items():
-                if g.tags is not None:
-                    g.tags.delall("GEOB:" + desc)
+                g.tags.delall("GEOB:" + desc)
                 if fr is not None:
                     g.tags.add(GEOB(encoding=fr["encoding"], mime=fr["mime"], filename=fr["filename"], desc=desc,
                                     data=base64.b64decode(fr["data"])))
-            if original["version"] is None and g.tags is not None and not g.tags.keys():
+            if original["version"] is None and not g.tags.keys():
                 g.delete()  # iram added the whole tag: take it away again
             else:
                 _save(g, original["version"])
