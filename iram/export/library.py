@@ -157,7 +157,9 @@ def restore_format(target: Path) -> str:
         target = Path(target)
         if not (state_dir(target) / "ledger.json").exists() or not target.is_file():
             raise
-        if target.suffix.lower() in (".mp3", ".aif", ".aiff", ".wav", ".flac"):
+        from .serato import ID3_TYPES
+
+        if target.suffix.lower() in ID3_TYPES + (".flac",):  # the files Serato tags are written into
             return "serato"
         with open(target, "rb") as f:
             head = f.read(4096)
