@@ -128,23 +128,8 @@ def module_loops(root: Path, out: Path) -> tuple[list[Path], np.ndarray, list[fl
     return files, np.array(ys), bpms
 
 
-def masked_scores(y: np.ndarray, p: np.ndarray, thresholds) -> dict:
-    """:func:`iram.evaluate.classification_scores` role by role over the rows whose truth
-    for that role is not masked (NaN); macro = mean over roles, as there."""
-    from iram.evaluate import classification_scores
-    from iram.roles import ROLES
-
-    per = {}
-    for i, r in enumerate(ROLES):
-        keep = ~np.isnan(y[:, i])
-        per[r] = classification_scores(y[keep][:, [i]], p[keep][:, [i]], [thresholds[i]], roles=(r,))["roles"][r]
-        per[r]["n"] = int(keep.sum())
-    macro = {k: float(np.mean([v[k] for v in per.values() if v[k] is not None]))
-             for k in ("roc_auc", "pr_auc", "f1", "accuracy", "pearson")}
-    return {"roles": per, "macro": macro, "n": int(len(y))}
-
-
 def modules(root: Path, jobs: int) -> tuple[dict, dict] | None:
+    from iram.evaluate import classification_scores
     from iram.model import load
     from iram.tagging import loop_thresholds
 
@@ -154,7 +139,7 @@ def modules(root: Path, jobs: int) -> tuple[dict, dict] | None:
             return None
         p, tags, errors = run_tags(files, jobs)
     keep = ~np.isnan(p).any(axis=1)
-    scores = masked_scores(y[keep], p[keep], loop_thresholds(load()))
+    scores = classification_scores(y[keep], p[keep], loop_thresholds(load()))  # leaves masked (NaN) cells out
     meta = {"n": int(keep.sum()), "songs": len({f.name.rsplit("_", 1)[0] for f in files}), "failed": len(errors),
             "masked_cells": int(np.isnan(y[keep]).sum()),
             "tempo": tempo_scores([t for t, k in zip(tags, keep) if k], np.array(bpms)[keep])}

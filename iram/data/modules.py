@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..beats.reading import bpm_of
 from ..errors import DataError, IramError
 from ..roles import ROLES
 from . import samples as smp
@@ -176,11 +177,6 @@ def bars_and_segments(beats: np.ndarray, downs: np.ndarray, n_rows: int, beats_p
     return [(bars[k][0], bars[k + SEGMENT_BARS - 1][1]) for k in range(0, len(bars) - SEGMENT_BARS + 1, SEGMENT_BARS)]
 
 
-def bpm_of(times: np.ndarray) -> float:
-    """Tempo from beat times (seconds): 60 / median inter-beat interval; 0 with fewer than 2 beats."""
-    return float(60.0 / np.median(np.diff(times))) if len(times) > 1 else 0.0
-
-
 # -- the truth ------------------------------------------------------------------------------
 def role_at(label: dict | None, order: int) -> tuple[str | None, list[str]]:
     """(role, alt_roles) of one roles.json entry at an order index; (None, []) if unlabelled."""
@@ -271,12 +267,13 @@ def truth_from_rows(rows: dict, entry: Entry, labels: dict, *, rule: ActivityRul
                          "bars": [SEGMENT_BARS * k + 1, SEGMENT_BARS * k + SEGMENT_BARS], "active": active,
                          "level_db": {r: (round(float(db(level[r] / total)), 2) if level[r] > 0 else None) for r in ROLES}})
     beat_t, down_t = times[beats], times[downs]
+    bpm = round(bpm_of(beat_t), 4)
     sections = [{"label": "+".join(r[0].upper() for r in ROLES if segments[a]["active"][r]) or "-",
                  "start": segments[a]["start"], "end": segments[b - 1]["end"]}
                 for a, b in sections_of([s["active"] for s in segments])]
     return {"slug": entry.slug, "package": entry.package, "composer": entry.composer, "title": entry.title,
             "split": entry.split, "electronic": entry.electronic, "format": entry.format,
-            "duration": round(n_frames / SR, 6), "bpm": round(bpm_of(beat_t), 4), "tempo": round(bpm_of(beat_t), 4),
+            "duration": round(n_frames / SR, 6), "bpm": bpm, "tempo": bpm,
             "grid": {"rows_per_beat": entry.rows_per_beat, "beats_per_bar": entry.beats_per_bar,
                      "downbeat_row": entry.downbeat_row, "count_from": entry.count_from},
             "rule": asdict(rule),

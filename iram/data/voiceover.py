@@ -17,7 +17,6 @@ import numpy as np
 from ..errors import DataError
 from ..roles import ROLES
 
-SR = 44100
 VOICE_DB = (-12.0, 0.0)  # voice RMS against the instrumental's, drawn per example
 
 
@@ -36,7 +35,7 @@ def make_voiceovers(*, modules: str | Path, split: str, n: int, out: str | Path,
     from ..io import atomic_path, output_dir, write_text
     from . import patterns as pt
     from .render import render_stem
-    from .sources import SPLITS, sources_for
+    from .sources import SPLITS, VOICE_PACKAGES, sources_for
 
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; choose train, valid or test")
@@ -44,7 +43,7 @@ def make_voiceovers(*, modules: str | Path, split: str, n: int, out: str | Path,
         raise DataError(f"--n must be a positive number of examples, got {n}")
     voices = [s for s in sources_for("voice", split) if s.kind == "recorded"]
     if not voices:
-        raise DataError("no recorded voices found; install Debian packages klettres-data ktuberling-data hedgewars-data")
+        raise DataError(f"no recorded voices found; install Debian packages {VOICE_PACKAGES}")
     segs = instrumental_segments(modules, split)
     if not segs:
         raise DataError(f"{modules}: no instrumental 4-bar segment in split {split!r}; render with 'iram data modules --out {modules}'")
