@@ -77,11 +77,12 @@ def madmom_dbn(audio_path: str | Path, a=None) -> dict:
     from . import audio as audio_mod
     from .analyze import BEAT_SR
     from .beats.madmom_adapter import dbn_decode, rnn_activations
+    from .beats.reading import bpm_of
 
     y = audio_mod.to_int16(audio_mod.load(audio_path, rates=(BEAT_SR,)).at(BEAT_SR))
     d = dbn_decode(rnn_activations(y, BEAT_SR))
     beats = d[:, 0] if len(d) else np.zeros(0)
-    return {"bpm": float(60 / np.median(np.diff(beats))) if len(beats) > 1 else 0.0,
+    return {"bpm": bpm_of(beats),
             "beats": [round(float(b), 4) for b in beats], "downbeats": [round(float(b), 4) for b in d[d[:, 1] == 1, 0]] if len(d) else []}
 
 
