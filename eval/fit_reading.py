@@ -44,7 +44,7 @@ def load(folders) -> list[dict]:
         if len(dec) < 8:
             continue
         cv = curves.evidence(d["act"], d["low"], d["bands"])
-        g = grid.fixed_grid(dec[:, 0], np.clip(d["act"][:, 0] + d["act"][:, 1], 0, 1), float(d["duration"]))
+        g = grid.fixed_grid(dec[:, 0], curves.beat_activation(d["act"]), float(d["duration"]))
         truth = json.loads(truth_path.read_text())
         out.append({"name": str(audio_path), "cv": cv, "base": dec[:, 0] if g is None else g,
                     "madmom_downbeats": dec[dec[:, 1] == 1, 0],
