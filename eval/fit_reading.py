@@ -55,10 +55,7 @@ def load(folders) -> list[dict]:
 def chosen_beats(t: dict, p: dict) -> np.ndarray:
     from iram.beats import reading
 
-    b, _ = reading.check_offbeat(t["base"], t["cv"], margin=p["offbeat_margin"], low_weight=p["low_weight"])
-    b, _ = reading.check_octave(b, t["cv"], margin=p["octave_margin"], low_weight=p["low_weight"],
-                                bar_weight=p["bar_weight"])
-    return b
+    return reading.check_beats(t["base"], t["cv"], p)[0]
 
 
 def beat_f(t: dict, beats: np.ndarray) -> float:
