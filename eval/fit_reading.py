@@ -44,7 +44,7 @@ def load(folders) -> list[dict]:
         if len(dec) < 8:
             continue
         cv = curves.evidence(d["act"], d["low"], d["bands"])
-        g = grid.fixed_grid(dec[:, 0], np.clip(d["act"][:, 0] + d["act"][:, 1], 0, 1), float(d["duration"]))
+        g = grid.fixed_grid(dec[:, 0], curves.beat_activation(d["act"]), float(d["duration"]))
         truth = json.loads(truth_path.read_text())
         out.append({"name": str(audio_path), "cv": cv, "base": dec[:, 0] if g is None else g,
                     "madmom_downbeats": dec[dec[:, 1] == 1, 0],
@@ -55,10 +55,7 @@ def load(folders) -> list[dict]:
 def chosen_beats(t: dict, p: dict) -> np.ndarray:
     from iram.beats import reading
 
-    b, _ = reading.check_offbeat(t["base"], t["cv"], margin=p["offbeat_margin"], low_weight=p["low_weight"])
-    b, _ = reading.check_octave(b, t["cv"], margin=p["octave_margin"], low_weight=p["low_weight"],
-                                bar_weight=p["bar_weight"])
-    return b
+    return reading.check_beats(t["base"], t["cv"], p)[0]
 
 
 def beat_f(t: dict, beats: np.ndarray) -> float:

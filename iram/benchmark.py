@@ -19,6 +19,9 @@ from .errors import AnnotationError
 from .evaluate import classification_scores
 from .roles import ROLES
 
+TRACKER_KEYS = ("within_1pc", "within_4pc", "within_4pc_octave", "on_phrase_grid", "beat_f", "downbeat_f")
+"""Per-track tempo, phrase-grid and beat scores averaged in the summary, for iram and (``madmom_*``) madmom alone."""
+
 DEFAULT_OUT = Path("iram-benchmark")
 """Where ``iram benchmark`` writes when no ``--out`` is given: a folder in the current directory."""
 LENGTH_TOLERANCE = 0.1  # annotation and prediction may differ in length by this share of the track
@@ -77,11 +80,12 @@ def madmom_dbn(audio_path: str | Path, a=None) -> dict:
     from . import audio as audio_mod
     from .analyze import BEAT_SR
     from .beats.madmom_adapter import dbn_decode, rnn_activations
+    from .beats.reading import bpm_of
 
     y = audio_mod.to_int16(audio_mod.load(audio_path, rates=(BEAT_SR,)).at(BEAT_SR))
     d = dbn_decode(rnn_activations(y, BEAT_SR))
     beats = d[:, 0] if len(d) else np.zeros(0)
-    return {"bpm": float(60 / np.median(np.diff(beats))) if len(beats) > 1 else 0.0,
+    return {"bpm": bpm_of(beats),
             "beats": [round(float(b), 4) for b in beats], "downbeats": [round(float(b), 4) for b in d[d[:, 1] == 1, 0]] if len(d) else []}
 
 
@@ -97,8 +101,8 @@ def madmom_scores(truth: Truth, m: dict, duration: float | None = None) -> dict:
     segs = make_segments(downs, duration, m["phrase_offset"]) if "phrase_offset" in m and duration else []
     a = SimpleNamespace(beats=np.array(m["beats"]), downbeats=downs, segments=segs)
     keep = truth.intervals if segs else np.zeros((0, 2))
-    out = {k: v for k, v in beat_scores(Truth(truth.name, keep, truth.roles[:, :len(keep)], beats=truth.beats,
-                                                 downbeats=truth.downbeats), a).items()}
+    out = beat_scores(Truth(truth.name, keep, truth.roles[:, :len(keep)], beats=truth.beats,
+                            downbeats=truth.downbeats), a)
     if truth.tempo:
         out.update(tempo_scores(truth.tempo, m["bpm"]))
     return {f"madmom_{k}": v for k, v in out.items()}
@@ -149,9 +153,7 @@ def score_set(truths: list[Truth], analyses: list, thresholds, madmom: list[dict
     keep = ~np.isnan(p[idx]).any(axis=0) & ~np.isnan(y[idx]).all(axis=0)  # a masked cell leaves only its role
     scores = classification_scores(y[idx][:, keep].T, p[idx][:, keep].T, np.asarray(thresholds)[idx], roles=roles)
     summary = {}
-    for k in ("within_1pc", "within_4pc", "within_4pc_octave", "on_phrase_grid", "beat_f", "downbeat_f", "hit_f_0.5s", "hit_f_3.0s",
-              "madmom_within_1pc", "madmom_within_4pc", "madmom_within_4pc_octave", "madmom_on_phrase_grid", "madmom_beat_f",
-              "madmom_downbeat_f"):
+    for k in (*TRACKER_KEYS, "hit_f_0.5s", "hit_f_3.0s", *(f"madmom_{m}" for m in TRACKER_KEYS)):
         v = [r[k] for r in tracks if k in r]
         if v:
             summary[k] = float(np.mean(v))
@@ -170,8 +172,7 @@ def markdown(result: dict, title: str) -> str:
     if ours:
         lines += ["", "| " + " | ".join(ours) + " |", "|" + "---|" * len(ours),
                   "| " + " | ".join(f"{v:.3f}" for v in ours.values()) + " |"]
-    theirs = [k for k in ("within_1pc", "within_4pc", "within_4pc_octave", "on_phrase_grid", "beat_f", "downbeat_f")
-              if f"madmom_{k}" in result["summary"]]
+    theirs = [k for k in TRACKER_KEYS if f"madmom_{k}" in result["summary"]]
     if theirs:
         lines += ["", "| tracker | " + " | ".join(theirs) + " |", "|---" * (len(theirs) + 1) + "|",
                   "| iram | " + " | ".join(fmt(ours.get(k)) for k in theirs) + " |",

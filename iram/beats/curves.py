@@ -35,6 +35,9 @@ def spectral_curves(signal16k: np.ndarray, sr: int = 16000) -> tuple[np.ndarray,
     return flux / (flux.max() + 1e-9), np.log10(band ** 2 + 1e-6)
 
 
+def beat_activation(act: np.ndarray) -> np.ndarray:
+    """madmom's beat plus downbeat activation, clipped to 0..1 (frames,): how likely a beat is."""
+    return np.clip(act[:, 0] + act[:, 1], 0, 1)
 
 
 def evidence(act: np.ndarray, low: np.ndarray | None = None, bands: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -51,7 +54,7 @@ def evidence(act: np.ndarray, low: np.ndarray | None = None, bands: np.ndarray |
         From :func:`spectral_curves`.
     """
     n = len(act)
-    out = {"beat": np.clip(act[:, 0] + act[:, 1], 0, 1), "downbeat": act[:, 1]}
+    out = {"beat": beat_activation(act), "downbeat": act[:, 1]}
     if bands is not None and low is not None and len(bands) >= n and len(low) >= n:
         hz = (BAND_EDGES[:-1] + BAND_EDGES[1:]) / 2 * 16000 / 1024
         flux = np.maximum(0, np.diff(bands[:n], axis=0, prepend=bands[:1]))

@@ -46,7 +46,6 @@ def stft_blocks(frames, block: int = 512) -> np.ndarray:
     return out
 
 
-
 def downbeat_processor():
     """madmom's RNNDownBeatProcessor with its STFTs computed by :func:`stft_blocks`
     (same activations, checked in tests) and each network on one ONNX thread.

@@ -133,6 +133,15 @@ def check_offbeat(beats: np.ndarray, cv: dict[str, np.ndarray], *, margin: float
     return beats, False
 
 
+def check_beats(beats: np.ndarray, cv: dict[str, np.ndarray], p: dict) -> tuple[np.ndarray, bool, float]:
+    """Checks 1 and 2 with the settings ``p`` (margins and weights, as :func:`settings`): the beats
+    kept or moved, whether moved off-beat, and the period ratio taken."""
+    beats, moved = check_offbeat(beats, cv, margin=p["offbeat_margin"], low_weight=p["low_weight"])
+    beats, ratio = check_octave(beats, cv, margin=p["octave_margin"], low_weight=p["low_weight"],
+                                bar_weight=p["bar_weight"])
+    return beats, moved, ratio
+
+
 # 3. the bar phase ------------------------------------------------------------------------
 
 def beat_spectra(beats: np.ndarray, bands: np.ndarray) -> np.ndarray:
@@ -242,8 +251,6 @@ def choose(beats: np.ndarray, cv: dict[str, np.ndarray], madmom_downbeats: np.nd
     index of their first downbeat, and what each check decided (``octave``: the period ratio
     taken; ``offbeat``: whether moved; ``phase``: the first downbeat's index)."""
     p = params or settings()
-    beats, moved = check_offbeat(beats, cv, margin=p["offbeat_margin"], low_weight=p["low_weight"])
-    beats, ratio = check_octave(beats, cv, margin=p["octave_margin"], low_weight=p["low_weight"],
-                                bar_weight=p["bar_weight"])
+    beats, moved, ratio = check_beats(beats, cv, p)
     first = choose_phase(beats, cv, madmom_downbeats, p["phase_weights"])
     return beats, first, {"octave": ratio, "offbeat": moved, "phase": first}

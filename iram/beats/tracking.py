@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import reading
-from .curves import evidence, spectral_curves
+from .curves import beat_activation, evidence, spectral_curves
 from .grid import fill, fixed_grid
 from .madmom_adapter import SR, dbn_decode, rnn_activations
 
@@ -52,7 +52,7 @@ def from_activations(act: np.ndarray, *, duration: float, low: np.ndarray | None
     if len(m_beats) < 8:  # too few beats to choose a reading: keep what madmom found
         return Beats(m_beats, m_downs, reading.bpm_of(m_beats), False, act, m_beats, m_downs)
     cv = evidence(act, low, bands)
-    grid = fixed_grid(m_beats, np.clip(act[:, 0] + act[:, 1], 0, 1), duration)  # unsmoothed: peaks where they are
+    grid = fixed_grid(m_beats, beat_activation(act), duration)  # unsmoothed: peaks where they are
     beats, first, checks = reading.choose(m_beats if grid is None else grid, cv, m_downs, params)
     if grid is not None:  # the chosen reading of a fixed grid is a fixed grid: extend it over the track
         down = beats[first]
