@@ -1,11 +1,11 @@
 """Fit the settings of the beat reading (``iram/beats/reading.py``) and write ``iram/weights/reading.json``.
 
-The off-beat and octave margins and the weights of low-band onsets and of madmom's bars
-(downbeat activation) are chosen on a small grid
-for the best mean beat F-measure on the *training* folders (ties: the larger margins, which
-keep madmom's reading more often); the bar-phase weights are then fitted as a softmax over
+The off-beat and octave margins, the weights of low-band onsets and of madmom's bars
+(downbeat activation) and whether the start check runs are chosen on a small grid
+for the best mean beat F-measure on the *validation* folders (ties: the training folders, then
+the larger margins, which keep madmom's reading more often); the bar-phase weights are then fitted as a softmax over
 the four phases of each training track whose chosen beats are right (non-negative, an L2
-penalty keeping them small). The validation folders are only scored. Folders: train and valid modules
+penalty keeping them small); the validation folders score them. Folders: train and valid modules
 (``<slug>/mix.flac`` + ``truth.json``) and composed tracks from the training or validation
 sources; never a test split (refused).
 
@@ -30,6 +30,8 @@ OCTAVE_MARGINS = (0.0, 0.1, 0.2)
 OFFBEAT_MARGINS = (0.2, 0.4, 0.8)
 LOW_WEIGHTS = (0.5, 1.0)
 BAR_WEIGHTS = (2.0, 4.0, 8.0, 16.0)
+START_CHECKS = (False, True)
+SETTINGS = ("octave_margin", "offbeat_margin", "low_weight", "bar_weight", "start_check")
 
 
 def load(folders) -> list[dict]:
@@ -62,16 +64,18 @@ def beat_f(t: dict, beats: np.ndarray) -> float:
     return mir_eval.beat.f_measure(mir_eval.beat.trim_beats(t["beats"]), mir_eval.beat.trim_beats(beats))
 
 
-def fit_margins(tracks: list[dict]) -> tuple[dict, float]:
-    """The grid point with the best mean beat F on ``tracks`` (ties: larger margins)."""
+def fit_margins(train: list[dict], valid: list[dict]) -> tuple[dict, float, float]:
+    """The grid point with the best mean beat F on ``valid``, ties broken by the mean beat F on
+    ``train`` and then by the larger margins (which keep madmom's reading more often); and its
+    train and valid beat F."""
     best = None
-    for om, fm, lw, bw in itertools.product(OCTAVE_MARGINS, OFFBEAT_MARGINS, LOW_WEIGHTS, BAR_WEIGHTS):
-        p = {"octave_margin": om, "offbeat_margin": fm, "low_weight": lw, "bar_weight": bw}
-        f = float(np.mean([beat_f(t, chosen_beats(t, p)) for t in tracks]))
-        key = (round(f, 4), om + fm)
+    for values in itertools.product(OCTAVE_MARGINS, OFFBEAT_MARGINS, LOW_WEIGHTS, BAR_WEIGHTS, START_CHECKS):
+        p = dict(zip(SETTINGS, values))
+        f_tr, f_va = (float(np.mean([beat_f(t, chosen_beats(t, p)) for t in ts])) for ts in (train, valid))
+        key = (round(f_va, 3), round(f_tr, 3), p["octave_margin"] + p["offbeat_margin"])
         if best is None or key > best[0]:
-            best = (key, p)
-    return best[1], best[0][0]
+            best = (key, p, f_tr, f_va)
+    return best[1], best[2], best[3]
 
 
 def phase_examples(tracks: list[dict], p: dict) -> list[tuple[np.ndarray, int]]:
@@ -138,8 +142,8 @@ def main() -> None:
 
     refuse_held_out(args.train + args.valid)
     tr, va = load(args.train), load(args.valid)
-    p, f = fit_margins(tr)
-    print(f"margins {p}: train beat F {f:.4f}")
+    p, f_tr, f_va = fit_margins(tr, va)
+    print(f"margins {p}: train beat F {f_tr:.4f}, valid {f_va:.4f}")
     ex = phase_examples(tr, p)
     p["phase_weights"] = fit_phase(ex, args.alpha)
     for k, w in zip(reading.PHASE_FEATURES, p["phase_weights"]):
@@ -151,7 +155,7 @@ def main() -> None:
 
         write_text(args.out, json.dumps({
             "phase_features": list(reading.PHASE_FEATURES), "phase_weights": [round(float(w), 4) for w in p["phase_weights"]],
-            **{k: p[k] for k in ("octave_margin", "offbeat_margin", "low_weight", "bar_weight")}, "alpha": args.alpha,
+            **{k: p[k] for k in SETTINGS}, "alpha": args.alpha,
             "fitted_by": "eval/fit_reading.py", "train": [Path(f).name for f in args.train],
             "valid": [Path(f).name for f in args.valid], "report": report}, indent=1) + "\n")
 

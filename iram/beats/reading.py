@@ -33,7 +33,10 @@ MIN_BPM, MAX_BPM = 55.0, 215.0  # readings outside this range are not offered
 OCTAVE_RATIOS = (0.5, 2.0, 2 / 3, 1.5, 0.75, 4 / 3)  # period multipliers: twice, half, 3/2, 2/3, 4/3, 3/4 of the tempo
 BEAT_SHARE = 0.1  # of the change at a beat, the share from that beat alone (the rest: the bar it opens)
 RATIO_CLIP = 2.0  # a log ratio of two means, clipped: one odd curve cannot outvote the others
-PHASE_FEATURES = ("downbeat_act", "low_on_downbeat", "change_1bar", "change_4bar", "change_8bar", "madmom_downbeat")
+START_DB = 30.0  # the music starts where its level first comes within this of the track's median level
+START_TOL = 0.125  # a start this close (in beats) to a beat is on it; this close to a midpoint, off it
+PHASE_FEATURES = ("downbeat_act", "low_on_downbeat", "change_1bar", "change_4bar", "change_8bar", "madmom_downbeat",
+                  "start_downbeat")
 
 
 def at(curve: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -55,6 +58,41 @@ def rescaled(beats: np.ndarray, ratio: float, start: int = 0) -> np.ndarray:
 
 def bpm_of(beats: np.ndarray) -> float:
     return 60.0 / float(np.median(np.diff(beats))) if len(beats) > 1 else 0.0
+
+
+def music_start(cv: dict[str, np.ndarray]) -> float | None:
+    """Where the music starts (s): the first frame whose level (summed over ``cv['bands']``)
+    comes within START_DB of the track's median level; None without band energies."""
+    b = cv.get("bands")
+    if b is None or len(b) == 0:
+        return None
+    level = 10 * np.log10((10.0 ** b).sum(axis=1) + 1e-12)  # bands hold log10 power
+    return int(np.argmax(level > np.median(level) - START_DB)) / FPS
+
+
+def position(beats: np.ndarray, t: float | None) -> float | None:
+    """Where time ``t`` (s) lies on ``beats``, as a fractional beat index (the beats extended by
+    their median period before the first and after the last); None when ``t`` is None or more than
+    4 beats before the first beat."""
+    if t is None or len(beats) < 2:
+        return None
+    period = float(np.median(np.diff(beats)))
+    if t <= beats[0] or t >= beats[-1]:
+        pos = (t - beats[0]) / period if t <= beats[0] else len(beats) - 1 + (t - beats[-1]) / period
+        return pos if pos >= -4 else None
+    i = int(np.searchsorted(beats, t)) - 1
+    return i + (t - beats[i]) / (beats[i + 1] - beats[i])
+
+
+def start_side(beats: np.ndarray, start: float | None) -> int:
+    """+1 when the music starts on one of ``beats``, -1 when it starts half-way between two
+    (within START_TOL of a beat), 0 when neither or unknown. Music nearly always starts on a
+    beat: the first sound is on a beat in 99% of train modules and composed tracks."""
+    pos = position(beats, start)
+    if pos is None:
+        return 0
+    frac = abs(pos - round(pos))
+    return 1 if frac <= START_TOL else -1 if frac >= 0.5 - START_TOL else 0
 
 
 # 1-2. the beats: off-beat and octave ------------------------------------------------------
@@ -128,9 +166,23 @@ def check_offbeat(beats: np.ndarray, cv: dict[str, np.ndarray], *, margin: float
     if len(mids) < 8:
         return beats, False
     if pulse(mids, cv, low_weight) > beyond(pulse(beats[:-1], cv, low_weight), margin):
-        period = float(np.median(np.diff(beats)))
-        return np.append(mids, mids[-1] + period), True
+        return half_beat_on(beats), True
     return beats, False
+
+
+def check_start(beats: np.ndarray, cv: dict[str, np.ndarray]) -> tuple[np.ndarray, bool]:
+    """The beats, or the points half a beat on when the music starts half-way between two beats
+    (:func:`start_side`); and whether they were moved. Where loud off-beat bass and hats pull
+    the activation onto the off-beats, the start still falls on the beat."""
+    if len(beats) < 9 or start_side(beats, music_start(cv)) >= 0:
+        return beats, False
+    return half_beat_on(beats), True
+
+
+def half_beat_on(beats: np.ndarray) -> np.ndarray:
+    """The midpoints of ``beats`` and one more a period after the last: as many points, half a beat on."""
+    mids = midpoints(beats)
+    return np.append(mids, mids[-1] + float(np.median(np.diff(beats))))
 
 
 def check_beats(beats: np.ndarray, cv: dict[str, np.ndarray], p: dict) -> tuple[np.ndarray, bool, float]:
@@ -139,6 +191,9 @@ def check_beats(beats: np.ndarray, cv: dict[str, np.ndarray], p: dict) -> tuple[
     beats, moved = check_offbeat(beats, cv, margin=p["offbeat_margin"], low_weight=p["low_weight"])
     beats, ratio = check_octave(beats, cv, margin=p["octave_margin"], low_weight=p["low_weight"],
                                 bar_weight=p["bar_weight"])
+    if p["start_check"]:
+        beats, moved_again = check_start(beats, cv)
+        moved = moved != moved_again
     return beats, moved, ratio
 
 
@@ -184,8 +239,8 @@ def phase_features(beats: np.ndarray, cv: dict[str, np.ndarray], madmom_downbeat
     """(4, len(PHASE_FEATURES)): for the downbeat on beat k = 0..3 (downbeats ``beats[k::4]``),
     log ratios of madmom's downbeat activation and of low-band onsets (kick) on its downbeats
     against all beats; the share of the change in sound over 1, 4 and 8 bars (:func:`change`)
-    that falls on its downbeats (:func:`peak_share`); and the share of madmom's DBN downbeats
-    nearest to its downbeats."""
+    that falls on its downbeats (:func:`peak_share`); the share of madmom's DBN downbeats
+    nearest to its downbeats; and whether the music starts on one of its downbeats (:func:`music_start`)."""
     def ratio(v: np.ndarray, sel: np.ndarray, ref: np.ndarray) -> float:
         if not (sel.any() and ref.any()):
             return 0.0
@@ -207,11 +262,15 @@ def phase_features(beats: np.ndarray, cv: dict[str, np.ndarray], madmom_downbeat
         near = gap.min(axis=1) < 0.5 * float(np.median(np.diff(beats)))  # within half a beat of one
         if near.any():
             dbn = np.bincount(gap[near].argmin(axis=1) % 4, minlength=4) / len(madmom_downbeats)
+    start = np.zeros(4)
+    at_start = position(beats, music_start(cv))
+    if at_start is not None and abs(at_start - round(at_start)) <= START_TOL:
+        start[int(round(at_start)) % 4] = 1.0
     out = np.zeros((4, len(PHASE_FEATURES)))
     every = pos >= 0
     for k in range(4):
         down = (pos - k) % 4 == 0
-        row = {"madmom_downbeat": dbn[k]}
+        row = {"madmom_downbeat": dbn[k], "start_downbeat": start[k]}
         if "downbeat" in vals:
             row["downbeat_act"] = ratio(vals["downbeat"], down, every)
         if "low" in vals:
