@@ -99,7 +99,7 @@ def track(path: str | os.PathLike, *, window: float, beside: Callable[[np.ndarra
     from . import audio as audio_mod
     from .beats import FPS, from_activations, spectral_curves
     from .beats.madmom_adapter import track_in_background
-    from .segments import BARS, bar_grid, bar_means, make_segments, novelty, phrase_offset
+    from .segments import choose_offset, make_segments
 
     path = Path(path)
     au = audio_mod.load(path, rates=(BEAT_SR, MODEL_SR))
@@ -117,13 +117,9 @@ def track(path: str | os.PathLike, *, window: float, beside: Callable[[np.ndarra
     del y44
     bt = from_activations(act, duration=duration, low=low, bands=bands, decoded=decoded)
 
-    def phrase_start(downbeats: np.ndarray) -> int:
-        grid = bar_grid(downbeats, duration)
-        return phrase_offset(novelty(bar_means(bands, grid, FPS))) if len(grid) >= 2 * BARS else 0
-
-    segs = make_segments(bt.downbeats, duration, phrase_start(bt.downbeats))
+    segs = make_segments(bt.downbeats, duration, choose_offset(bt.downbeats, bands, duration, FPS))
     return Tracked(path=path, audio=y16, duration=duration, beats=bt, segments=tuple(segs),
-                   madmom_phrase_offset=phrase_start(bt.madmom_downbeats)), side
+                   madmom_phrase_offset=choose_offset(bt.madmom_downbeats, bands, duration, FPS)), side
 
 
 def score(t: Tracked, rm: RoleModel, *, mode: str = "segment", features: tuple | None = None) -> Analysis:

@@ -1,10 +1,11 @@
 """A phrase-aligned grid of 4-bar segments.
 
 The downbeat that opens the first 4-bar block is chosen so block boundaries
-fall where the arrangement changes: for each of the four possible offsets, sum
-the novelty (how much the sound changes from the two bars before a downbeat to
-the two bars after it, in log energy per frequency band) at the block
-boundaries, and keep the best offset.
+fall where the arrangement changes and where the music starts: for each of the four
+possible offsets, the share of the novelty (how much the sound changes from the two
+bars before a downbeat to the two bars after it, in log energy per frequency band)
+at its block boundaries, plus a fixed bonus for the offset whose blocks open on the
+bar the music starts on; the best offset is kept.
 Audio before the first block and after the last becomes a partial segment.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 BARS = 4
+START_WEIGHT = 0.1  # a phrase opening where the music starts, against the novelty share (eval/fit_reading.py --phrase)
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,30 @@ def novelty(bar_features: np.ndarray, width: int = 2) -> np.ndarray:
     return out
 
 
-def phrase_offset(nov: np.ndarray) -> int:
-    """Offset (0..3 bars) whose block boundaries carry the most novelty."""
+def phrase_offset(nov: np.ndarray, start_bar: int | None = None) -> int:
+    """Offset (0..3 bars) whose block boundaries carry the largest share of the novelty, plus
+    START_WEIGHT for the offset whose blocks open where the music starts (``start_bar``: the index
+    of the bar the music starts on)."""
     if len(nov) < 2 * BARS:
         return 0
-    scores = [nov[k::BARS][1 if k == 0 else 0:].sum() for k in range(BARS)]
+    scores = np.array([nov[k::BARS][1 if k == 0 else 0:].sum() for k in range(BARS)])
+    scores = scores / (scores.sum() + 1e-9)
+    if start_bar is not None:
+        scores[start_bar % BARS] += START_WEIGHT
     return int(np.argmax(scores))
+
+
+def choose_offset(downbeats: np.ndarray, bands: np.ndarray, duration: float, fps: float) -> int:
+    """:func:`phrase_offset` for ``downbeats`` (s) from log band energies (frames, n) at ``fps``
+    (:func:`~iram.beats.curves.spectral_curves`): their novelty at each bar of the grid and the
+    bar nearest where the music starts (:func:`~iram.beats.curves.music_start`)."""
+    from .beats.curves import music_start
+
+    grid = bar_grid(downbeats, duration)
+    if len(grid) < 2 * BARS:
+        return 0
+    start = music_start(bands)
+    return phrase_offset(novelty(bar_means(bands, grid, fps)), None if start is None else int(np.argmin(np.abs(grid - start))))
 
 
 def make_segments(downbeats: np.ndarray, duration: float, offset: int = 0, *, min_partial: float = 1.0) -> list[Segment]:

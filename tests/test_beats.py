@@ -63,6 +63,17 @@ def test_three_quarter_tempo_trap_a_dotted_kick():
     assert mir_eval.beat.f_measure(ref_beats, b.beats) > 0.9
 
 
+def test_start_trap_loud_offbeat_bass_and_hats_over_a_quiet_kick():
+    # madmom's activation sits on the off-beats all through; the music still starts on a beat
+    kick, ref_beats, ref_downs = drum_pattern(126.0, 16, 0.6, claps=(), hats=(), bass=(), crash_every=4)
+    offbeats, _, _ = drum_pattern(126.0, 16, 0.6, kicks=(), claps=(), bass=(0.5, 1.5, 2.5, 3.5), seed=1)
+    b = track_audio((0.3 * kick + offbeats).astype(np.float32))
+    assert mir_eval.beat.f_measure(ref_beats, b.madmom_beats) < 0.5  # the trap: madmom reads the off-beats
+    assert abs(b.bpm / 126.0 - 1) < 0.01
+    assert mir_eval.beat.f_measure(ref_beats, b.beats) > 0.9
+    assert mir_eval.beat.f_measure(ref_downs, b.downbeats) > 0.9
+
+
 def test_bar_phase_trap_audio_opening_on_beat_3():
     y, ref_beats, ref_downs = drum_pattern(124.0, 16, 2 * 60 / 124.0 + 0.2, pickup_beats=2, crash_every=4)
     b = track_audio(y)
@@ -71,8 +82,8 @@ def test_bar_phase_trap_audio_opening_on_beat_3():
 
 # the checks, each on evidence curves with a known answer and a wrong tracked reading --------
 
-PARAMS = {"octave_margin": 0.3, "offbeat_margin": 0.3, "low_weight": 0.5, "bar_weight": 2.0,
-          "phase_weights": np.array([1.0, 0.5, 0.5, 0.5, 0.5, 1.0])}
+PARAMS = {"octave_margin": 0.3, "offbeat_margin": 0.3, "low_weight": 0.5, "bar_weight": 2.0, "start_check": True,
+          "phase_weights": np.array([1.0, 0.5, 0.5, 0.5, 0.5, 1.0, 1.0])}
 
 
 def curves_with_beats(true_beats, n_s=60.0, down_every=4, strength=None):
@@ -139,8 +150,46 @@ def test_bar_phase_keeps_madmoms_downbeat_when_the_evidence_is_flat():
     true = 0.5 * np.arange(128)
     act, low = curves_with_beats(true, down_every=1)  # every beat alike
     act[:, 1] = 0.0
-    cv = beats.curves.evidence(act, low, np.zeros((len(act), 23)))
+    cv = beats.curves.evidence(act, low, silent_until(0.25, len(act)))  # a start between beats says nothing
     assert reading.choose_phase(true, cv, true[1::4], PARAMS["phase_weights"]) == 1
+
+
+def silent_until(t: float, n: int) -> np.ndarray:
+    """Log10 band energies (n frames, 23): silence, then steady sound from ``t`` s."""
+    bands = np.full((n, 23), -6.0)
+    bands[int(round(t * FPS)):] = 0.0
+    return bands
+
+
+def test_music_start_is_where_the_sound_first_comes_within_30_db():
+    bands = silent_until(1.23, 1000)
+    bands[50:60] = -3.5  # a faint noise 35 dB down does not count
+    assert beats.curves.music_start(bands) == pytest.approx(1.23)
+    assert beats.curves.music_start(None) is None
+
+
+def test_start_check_moves_beats_onto_the_start_and_keeps_them_when_right():
+    true = 0.3 + 0.5 * np.arange(110)
+    act, low = curves_with_beats(true)
+    cv = beats.curves.evidence(act, low, silent_until(0.3, len(act)))  # the music starts on the first beat
+    moved, flag = reading.check_start(true + 0.25, cv)
+    assert flag and np.abs(moved[:20] - true[1:21]).max() < 1e-9
+    kept, flag = reading.check_start(true, cv)
+    assert not flag and np.array_equal(kept, true)
+    _, flag = reading.check_start(true + 0.125, cv)  # a quarter beat off: the start says nothing
+    assert not flag
+    assert reading.start_side(true, 0.05) == -1  # half a beat before the first beat: extended back
+    assert reading.start_side(true[10:], 0.3) == 0  # more than 4 beats before the first: unknown
+
+
+def test_bar_phase_follows_the_start_of_the_music():
+    true = 0.5 * np.arange(128)
+    act, low = curves_with_beats(true, down_every=1)  # every beat alike
+    act[:, 1] = 0.0
+    cv = beats.curves.evidence(act, low, silent_until(1.0, len(act)))  # the music starts on beat 2 (index 2)
+    f = reading.phase_features(true, cv, None)
+    assert list(f[:, reading.PHASE_FEATURES.index("start_downbeat")]) == [0, 0, 1, 0]
+    assert reading.choose_phase(true, cv, None, PARAMS["phase_weights"]) == 2
 
 
 def test_change_peaks_on_the_beat_where_new_sound_starts():

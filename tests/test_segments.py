@@ -1,6 +1,6 @@
 import numpy as np
 
-from iram.segments import bar_means, make_segments, novelty, phrase_offset
+from iram.segments import bar_means, choose_offset, make_segments, novelty, phrase_offset
 
 
 def test_segments_start_on_downbeats_with_partial_edges():
@@ -42,3 +42,20 @@ def test_bar_means_average_each_bar_and_place_the_phrase():
 def test_short_audio_is_one_partial_segment():
     segs = make_segments(np.array([0.5]), duration=5.0)
     assert len(segs) == 1 and segs[0].partial
+
+
+def test_phrase_offset_opens_where_the_music_starts_unless_the_changes_say_otherwise():
+    flat = np.zeros(32)
+    assert phrase_offset(flat, start_bar=5) == 1  # no changes: the blocks open on the start bar
+    feats = np.zeros((32, 3))
+    for start in (2, 10, 18, 26):  # changes every 8 bars from bar 3 outweigh a start on bar 1
+        feats[start:start + 4, 0] = 1.0
+    assert phrase_offset(novelty(feats), start_bar=0) == 2
+
+
+def test_choose_offset_finds_the_bar_the_music_starts_on():
+    fps, bar = 100, 2.0
+    downs = 0.5 + bar * np.arange(24)  # bar lines from 0.5 s; the music starts on the 3rd (4.5 s)
+    bands = np.full((int(49 * fps), 4), -6.0)  # log10 power: silence
+    bands[int(4.5 * fps):] = 0.0  # steady sound from 4.5 s: no change to follow
+    assert choose_offset(downs, bands, 49.0, fps) == 2

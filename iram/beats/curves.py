@@ -11,6 +11,7 @@ import numpy as np
 
 from .madmom_adapter import CHUNK_S, FPS
 
+START_DB = 30.0  # the music starts where its level first comes within this of the track's median level
 BAND_EDGES = np.unique(np.geomspace(2, 512, 25).astype(int))  # FFT bins (1024 at 16 kHz) edging 23 log-spaced bands
 
 
@@ -72,3 +73,12 @@ def smooth_max(curve: np.ndarray, radius: int = 2) -> np.ndarray:
     from scipy.ndimage import maximum_filter1d
 
     return maximum_filter1d(curve, size=2 * radius + 1)
+
+
+def music_start(bands: np.ndarray | None) -> float | None:
+    """Where the music starts (s): the first frame whose level (summed over ``bands``, log10 band
+    energies (frames, n) at FPS) comes within START_DB of the track's median level; None without bands."""
+    if bands is None or len(bands) == 0:
+        return None
+    level = 10 * np.log10((10.0 ** bands).sum(axis=1) + 1e-12)  # bands hold log10 power
+    return int(np.argmax(level > np.median(level) - START_DB)) / FPS

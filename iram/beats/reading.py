@@ -2,8 +2,8 @@
 
 Trackers confuse the beats with their off-beats, the tempo with twice, half, 3/2, 2/3,
 4/3 or 3/4 of it, and the downbeat with another beat of the bar. madmom's DBN reading
-is the default; three checks may overrule it, each on evidence of where madmom's
-activations and the onsets actually are, not on tempo or drum-pattern priors:
+is the default; four checks may overrule it, each on evidence of where madmom's
+activations, the onsets and the music actually are, not on tempo or drum-pattern priors:
 
 1. off-beat (:func:`check_offbeat`): the tracked beats are scored by how far the beat
    activation and low-band onsets stand above their mean on them (:func:`pulse`), against
@@ -11,14 +11,18 @@ activations and the onsets actually are, not on tempo or drum-pattern priors:
 2. octave (:func:`check_octave`): the same score plus how well four of its beats make
    the bars madmom's downbeat activation marks (:func:`bar_pulse`), for every rescaled
    reading against the beats kept by the off-beat check;
-3. bar phase (:func:`choose_phase`): each of the four beats of the bar is scored by a
+3. start (:func:`check_start`): music starts on a beat (the first sound within 30 dB of the
+   track's level, :func:`~iram.beats.curves.music_start`); when it starts half-way between
+   two of the beats, they move half a beat. Loud off-beat bass and hats can pull madmom's
+   activation onto the off-beats for the whole track; the start still tells;
+4. bar phase (:func:`choose_phase`): each of the four beats of the bar is scored by a
    linear model over madmom's downbeat activation, kick onsets, the change in sound
-   from the 1, 4 and 8 bars before to the bar after, and whether madmom's DBN put its
-   downbeats there. (Snare on 2 and 4 was tried and left out: on composed tracks its
-   weight came out negative, a convention of the generator.)
+   from the 1, 4 and 8 bars before to the bar after, whether madmom's DBN put its
+   downbeats there and whether the music starts there. (Snare on 2 and 4 was tried and
+   left out: on composed tracks its weight came out negative, a convention of the generator.)
 
 The margins and the phase weights are fitted by ``eval/fit_reading.py`` on the train
-modules and composed tracks and bundled as ``weights/reading.json``.
+modules and composed tracks, chosen on the valid ones, and bundled as ``weights/reading.json``.
 """
 from __future__ import annotations
 
@@ -27,13 +31,13 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import ModelError
+from .curves import music_start
 from .madmom_adapter import FPS
 
 MIN_BPM, MAX_BPM = 55.0, 215.0  # readings outside this range are not offered
 OCTAVE_RATIOS = (0.5, 2.0, 2 / 3, 1.5, 0.75, 4 / 3)  # period multipliers: twice, half, 3/2, 2/3, 4/3, 3/4 of the tempo
 BEAT_SHARE = 0.1  # of the change at a beat, the share from that beat alone (the rest: the bar it opens)
 RATIO_CLIP = 2.0  # a log ratio of two means, clipped: one odd curve cannot outvote the others
-START_DB = 30.0  # the music starts where its level first comes within this of the track's median level
 START_TOL = 0.125  # a start this close (in beats) to a beat is on it; this close to a midpoint, off it
 PHASE_FEATURES = ("downbeat_act", "low_on_downbeat", "change_1bar", "change_4bar", "change_8bar", "madmom_downbeat",
                   "start_downbeat")
@@ -58,16 +62,6 @@ def rescaled(beats: np.ndarray, ratio: float, start: int = 0) -> np.ndarray:
 
 def bpm_of(beats: np.ndarray) -> float:
     return 60.0 / float(np.median(np.diff(beats))) if len(beats) > 1 else 0.0
-
-
-def music_start(cv: dict[str, np.ndarray]) -> float | None:
-    """Where the music starts (s): the first frame whose level (summed over ``cv['bands']``)
-    comes within START_DB of the track's median level; None without band energies."""
-    b = cv.get("bands")
-    if b is None or len(b) == 0:
-        return None
-    level = 10 * np.log10((10.0 ** b).sum(axis=1) + 1e-12)  # bands hold log10 power
-    return int(np.argmax(level > np.median(level) - START_DB)) / FPS
 
 
 def position(beats: np.ndarray, t: float | None) -> float | None:
@@ -174,7 +168,7 @@ def check_start(beats: np.ndarray, cv: dict[str, np.ndarray]) -> tuple[np.ndarra
     """The beats, or the points half a beat on when the music starts half-way between two beats
     (:func:`start_side`); and whether they were moved. Where loud off-beat bass and hats pull
     the activation onto the off-beats, the start still falls on the beat."""
-    if len(beats) < 9 or start_side(beats, music_start(cv)) >= 0:
+    if len(beats) < 9 or start_side(beats, music_start(cv.get("bands"))) >= 0:
         return beats, False
     return half_beat_on(beats), True
 
@@ -186,8 +180,8 @@ def half_beat_on(beats: np.ndarray) -> np.ndarray:
 
 
 def check_beats(beats: np.ndarray, cv: dict[str, np.ndarray], p: dict) -> tuple[np.ndarray, bool, float]:
-    """Checks 1 and 2 with the settings ``p`` (margins and weights, as :func:`settings`): the beats
-    kept or moved, whether moved off-beat, and the period ratio taken."""
+    """Checks 1-3 with the settings ``p`` (margins, weights and whether the start check runs, as
+    :func:`settings`): the beats kept or moved, whether moved off-beat, and the period ratio taken."""
     beats, moved = check_offbeat(beats, cv, margin=p["offbeat_margin"], low_weight=p["low_weight"])
     beats, ratio = check_octave(beats, cv, margin=p["octave_margin"], low_weight=p["low_weight"],
                                 bar_weight=p["bar_weight"])
@@ -263,7 +257,7 @@ def phase_features(beats: np.ndarray, cv: dict[str, np.ndarray], madmom_downbeat
         if near.any():
             dbn = np.bincount(gap[near].argmin(axis=1) % 4, minlength=4) / len(madmom_downbeats)
     start = np.zeros(4)
-    at_start = position(beats, music_start(cv))
+    at_start = position(beats, music_start(cv.get("bands")))
     if at_start is not None and abs(at_start - round(at_start)) <= START_TOL:
         start[int(round(at_start)) % 4] = 1.0
     out = np.zeros((4, len(PHASE_FEATURES)))
