@@ -19,13 +19,13 @@ from iram.activations import frame_features, score_segments
 from iram.annotations import load_set
 from iram.choices import MODES
 from iram.audio import load as load_audio
-from iram.baseline import Baseline, clip_features
+from iram.baseline import Baseline, clip_features, loop_features
 from iram.data.dataset import load_dataset
 from iram.evaluate import best_thresholds, classification_scores
 from iram.io import shown_path
 from iram.model import load
 from iram.roles import ROLES
-from iram.train import crop, predict_clips
+from iram.train import predict_clips
 
 
 def composed(tracks_dir: Path):
@@ -100,12 +100,11 @@ def main() -> None:
     rng = np.random.default_rng(0)
     tr = load_dataset(corpus / "train")
     idx = rng.choice(len(tr.files), size=min(args.baseline_train, len(tr.files)), replace=False)
-    feats = lambda ds, ii: np.stack([clip_features(crop(ds.clip(i), 48000, None)) for i in ii])  # noqa: E731
-    bl = Baseline().fit(feats(tr, idx), tr.labels[idx])
+    bl = Baseline().fit(loop_features(tr, idx), tr.labels[idx])
     va = load_dataset(corpus / "valid")
-    th = best_thresholds(va.labels, bl.predict_proba(feats(va, range(len(va.files)))))
+    th = best_thresholds(va.labels, bl.predict_proba(loop_features(va)))
     name = "Random forest, binary relevance (92 MFCC/chroma/spectral stats)"
-    results["loops"].append(row(name, classification_scores(test.labels, bl.predict_proba(feats(test, range(len(test.files)))), th)))
+    results["loops"].append(row(name, classification_scores(test.labels, bl.predict_proba(loop_features(test)), th)))
     results["segments"].append(row(name, classification_scores(y_seg, baseline_segments(bl, truths, audio), th)))
     results["meta"] = {"test_loops": len(test.files), "composed_tracks": len(truths), "composed_segments": int(len(y_seg)),
                        "tracks_dir": shown_path(tracks), "baseline_train_loops": int(len(idx)), "seconds": time.time() - t0}

@@ -2,7 +2,13 @@
 random forest, on 92 summary statistics of MFCC, chroma and spectral shape."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from .data.dataset import Dataset
+    from .train import Segments
 
 
 def clip_features(y: np.ndarray, sr: int = 16000) -> np.ndarray:
@@ -29,19 +35,56 @@ def clip_features(y: np.ndarray, sr: int = 16000) -> np.ndarray:
     return np.concatenate([F.mean(axis=1), F.std(axis=1)]).astype(np.float32)
 
 
+def loop_features(ds: Dataset, idx=None, *, seconds: float = 3.0) -> np.ndarray:
+    """(n, 92) features of the first ``seconds`` of each clip of ``ds`` (tiled if shorter: the
+    window the CNNs see), for the clips ``idx`` (default all)."""
+    from .train import crop
+
+    idx = range(len(ds.files)) if idx is None else idx
+    n = int(seconds * ds.sample_rate)
+    return np.stack([clip_features(crop(ds.clip(i), n, None), ds.sample_rate) for i in idx])
+
+
+def segment_features(seg: Segments, *, sample_rate: int = 16000) -> np.ndarray:
+    """(n_segments, 92) features of each segment of ``seg`` over its whole 4-bar interval
+    (the span that :func:`iram.train.predict_segments` scores); ``sample_rate`` is the rate
+    ``seg`` was loaded at."""
+    from .data.dataset import unpack
+
+    out = []
+    for k, j in seg.spans[:, :2]:
+        s, e = seg.intervals[k][j]
+        out.append(clip_features(unpack(seg.audio[k][int(s * sample_rate):int(e * sample_rate)]), sample_rate))
+    return np.stack(out)
+
+
 class Baseline:
     """Binary relevance: one random forest per role."""
 
-    def __init__(self, n_estimators: int = 300, seed: int = 0):
-        from sklearn.ensemble import RandomForestClassifier
-        from sklearn.multioutput import MultiOutputClassifier
-
-        self.clf = MultiOutputClassifier(RandomForestClassifier(n_estimators=n_estimators, min_samples_leaf=2,
-                                                                n_jobs=2, random_state=seed))
+    def __init__(self, n_estimators: int = 300, seed: int = 0, n_jobs: int = 2):
+        self.n_estimators, self.seed, self.n_jobs = n_estimators, seed, n_jobs
+        self.forests: list = []
 
     def fit(self, X: np.ndarray, Y: np.ndarray) -> "Baseline":
-        self.clf.fit(X, Y.astype(int))
+        """``X`` (n, d) features, ``Y`` (n, R) 0/1 labels, NaN where a cell is masked: each
+        role's forest learns from the examples whose label for that role is known."""
+        from sklearn.ensemble import RandomForestClassifier
+
+        Y = np.asarray(Y, dtype=float)
+        self.forests = []
+        for r in range(Y.shape[1]):
+            keep = np.isfinite(Y[:, r])
+            if not keep.any():
+                raise ValueError(f"role {r}: every label is masked (NaN); a forest needs known labels")
+            forest = RandomForestClassifier(n_estimators=self.n_estimators, min_samples_leaf=2,
+                                            n_jobs=self.n_jobs, random_state=self.seed)
+            self.forests.append(forest.fit(X[keep], Y[keep, r].astype(int)))
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return np.stack([p[:, 1] if p.shape[1] > 1 else np.zeros(len(X)) for p in self.clf.predict_proba(X)], axis=1)
+        """(n, R) probability that each role plays; a role seen with one class only gets that class."""
+        out = []
+        for f in self.forests:
+            p = f.predict_proba(X)
+            out.append(p[:, list(f.classes_).index(1)] if 1 in f.classes_ else np.zeros(len(X)))
+        return np.stack(out, axis=1)

@@ -133,6 +133,15 @@ def get_parser() -> argparse.ArgumentParser:
     mo.add_argument("--truth-only", action="store_true", help="re-make truth.json of rendered modules from the tables; render nothing")
     mo.add_argument("-q", "--quiet", action="store_true")
 
+    rx = dsub.add_parser("remix", help="real stems of rendered modules re-mixed with whole roles left out (annotated tracks)")
+    rx.add_argument("--modules", required=True, help="folder the modules were rendered to ('iram data modules --out')")
+    rx.add_argument("--split", required=True, choices=("train", "valid", "test"), help="modules of this split")
+    rx.add_argument("--per-module", type=int, default=2, help="remixes of each module (default 2)")
+    rx.add_argument("--drop", type=float, default=0.4, help="chance that each role is left out of a remix (default 0.4)")
+    rx.add_argument("--out", required=True)
+    rx.add_argument("--seed", type=int, default=0)
+    rx.add_argument("-q", "--quiet", action="store_true")
+
     vo = dsub.add_parser("voiceover", help="recorded voices over instrumental 4-bar segments of rendered modules (annotated tracks)")
     vo.add_argument("--modules", required=True, help="folder the modules were rendered to ('iram data modules --out')")
     vo.add_argument("--split", required=True, choices=("train", "valid", "test"), help="modules and speakers of this split")
@@ -384,6 +393,12 @@ def cmd_data(args) -> int:
                            truth_only=args.truth_only, progress=not args.quiet)
         print(report(res))
         return 1 if any("error" in r for r in res) else 0
+    if args.what == "remix":
+        from .data.remix import make_remixes
+
+        make_remixes(modules=args.modules, split=args.split, per_module=args.per_module, drop=args.drop, out=args.out,
+                     seed=args.seed, progress=not args.quiet)
+        return 0
     if args.what == "voiceover":
         from .data.voiceover import make_voiceovers
 

@@ -13,7 +13,9 @@ over the six roles). Labels come from what the drums and bass do:
 - a non-full section between full ones is a **breakdown**, or the **build-up**
   when it leads straight into a drop after a breakdown;
 - non-full sections after the last full one are the **outro**.
-Adjacent sections with the same label (intro, breakdown, outro) are merged.
+Adjacent sections with the same label (intro, breakdown, outro) are merged; two full
+sections with a boundary between them stay apart (drop, then main). Sections are made of
+whole 4-bar blocks: a partial lead-in or tail belongs to none and does not count as a change.
 """
 from __future__ import annotations
 
@@ -38,19 +40,19 @@ class Section:
 
 def find_sections(iram: np.ndarray, thresholds, segments) -> list[Section]:
     """Sections (see module docstring) from ``iram`` (6, n) probabilities and the ``segments`` they score."""
-    if len(segments) == 0:
+    whole = [k for k, seg in enumerate(segments) if not getattr(seg, "partial", False)]
+    if not whole:
         return []
-    on = np.asarray(iram) >= np.asarray(thresholds, dtype=float)[:, None]
-    sets = [frozenset(r for i, r in enumerate(ROLES) if on[i, k]) for k in range(on.shape[1])]
-    n = len(sets)
-    probs = np.asarray(iram, dtype=float)
-    full = [k for k, seg in enumerate(segments) if not getattr(seg, "partial", False)]
+    segments = [segments[k] for k in whole]  # a lead-in or tail shorter than 4 bars belongs to no section
+    probs = np.asarray(iram, dtype=float)[:, whole]
+    on = probs >= np.asarray(thresholds, dtype=float)[:, None]
+    n = len(segments)
 
-    def change(k: int) -> float:  # how much the role probabilities change at segment k (2 segments each side)
+    def change(k: int) -> float:  # how much the role probabilities change at block k (2 blocks each side)
         return float(np.abs(probs[:, max(0, k - 2):k].mean(axis=1) - probs[:, k:k + 2].mean(axis=1)).sum())
 
-    # 8-bar lines are every second full 4-bar block; which second ones: those with the sharper changes
-    lines = max((full[0::2], full[1::2]), key=lambda ks: sum(change(k) ** 2 for k in ks if 0 < k < n))
+    # 8-bar lines are every second 4-bar block; which second ones: those with the sharper changes
+    lines = max((range(0, n, 2), range(1, n, 2)), key=lambda ks: sum(change(k) ** 2 for k in ks if 0 < k < n))
     bounds = sorted(k for k in lines if 0 < k < n and change(k) >= CHANGE)
     edges = [0, *bounds, n]
     runs = [list(range(a, b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
@@ -76,7 +78,7 @@ def find_sections(iram: np.ndarray, thresholds, segments) -> list[Section]:
             labels.append("build-up" if i + 1 < len(runs) and full[i + 1] and i > 0 and labels[-1] == "breakdown" else "breakdown")
     merged: list[tuple[list[int], str]] = []
     for run, lab in zip(runs, labels):
-        if merged and merged[-1][1] == lab and lab in ("intro", "breakdown", "outro", "main"):
+        if merged and merged[-1][1] == lab and lab in ("intro", "breakdown", "outro"):
             merged[-1] = (merged[-1][0] + run, lab)
         else:
             merged.append((run, lab))

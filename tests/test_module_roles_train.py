@@ -9,10 +9,12 @@ ROLES = ("percussion", "bass", "chord", "melody", "fx", "voice")
 
 def test_roles_train_covers_train_split_with_roles_json_numbering():
     with open(HERE / "modules.csv", newline="", encoding="utf-8") as fh:
-        train = {r["slug"] for r in csv.DictReader(fh) if r["split"] == "train"}
+        rows = list(csv.DictReader(fh))
+    train = {r["slug"] for r in rows if r["split"] == "train"}
+    excluded = {r["slug"] for r in rows if r["split"] == "exclude"}
     first = json.loads((HERE / "roles.json").read_text(encoding="utf-8"))
     second = json.loads((HERE / "roles-train.json").read_text(encoding="utf-8"))
-    assert set(second) == train
+    assert train <= set(second) <= train | excluded  # a module excluded after labelling keeps its labels
     for slug, inst in second.items():
         assert set(inst) == set(first[slug]), slug  # same instruments, so either file's entry can be used
         for n, e in inst.items():

@@ -286,3 +286,55 @@ def test_voiceover_lays_a_recorded_speaker_over_an_instrumental_segment(tmp_path
         # a voice was added, 12 dB under the bed or louder: what is left after taking the bed away
         bed = mix[int(meta["segment"] * seg * sr):int((meta["segment"] + 1) * seg * sr)].mean(axis=1)
         assert np.sqrt(np.mean((y - bed[:len(y)]) ** 2)) > 0.9 * 0.05 * 10 ** (-12 / 20)
+
+
+def test_remix_truth_follows_the_kept_stems():
+    from iram.data.remix import remix_gains, remix_truth
+
+    rows, labels = constructed_rows()
+    e = md.Entry(slug="x", package="p", path="x.xm", format="xm", composer="c", title="", split="train", electronic="yes",
+                 rows_per_beat=1, beats_per_bar=4, downbeat_row=0, count_from="song")
+    n = list(rows["stem_n"])
+    assert remix_truth(rows, e, labels, n, np.ones(7))["activations"] == md.truth_from_rows(rows, e, labels)["activations"]
+    no_bass = np.array([1, 0, 1, 1, 1, 1, 0.0])  # stem 2 is bass; stem 7 turns bass at the end
+    t = remix_truth(rows, e, labels, n, no_bass)
+    assert t["activations"][ROLES.index("bass")] == [0, None]  # the unlabelled stem 6 still masks segment 1
+    assert t["activations"][ROLES.index("chord")] == [1, None] and t["activations"][ROLES.index("percussion")] == [1, 1]
+    stems = [{"n": int(k)} for k in n]
+    for seed in range(20):  # whole roles go, never every role
+        g = remix_gains(stems, labels, np.random.default_rng(seed), drop=0.9, gain_db=4.0)
+        assert (g > 0).any() and (g[1] > 0 or g[6] == 0)  # bass gone: stem 7 (melody, then bass) goes too
+        assert np.all((g == 0) | ((g >= 10 ** -0.2) & (g <= 10 ** 0.2)))
+
+
+def test_remix_sums_the_kept_stems(tmp_path):
+    import soundfile as sf
+
+    from iram.annotations import load_set
+
+    installed("xm")
+    e = entry("xm")
+    md.make_module(e, {}, tmp_path / "mods", seconds=EXCERPT)
+    ann = tmp_path / "ann"
+    ann.mkdir()
+    (ann / "modules.csv").write_text(",".join(md.Entry.__dataclass_fields__) + "\n"
+                                     + ",".join(str(getattr(e, k)) for k in md.Entry.__dataclass_fields__) + "\n")
+    stems = json.loads((tmp_path / "mods" / "train" / e.slug / "truth.json").read_text())["stems"]
+    (ann / "roles.json").write_text(json.dumps({e.slug: {str(s["n"]): {"role": ROLES[k % 4]} for k, s in enumerate(stems)}}))
+    from iram.data.remix import RATE, make_remixes
+
+    out = make_remixes(modules=tmp_path / "mods", split="train", per_module=3, out=tmp_path / "rx", annotations=ann, seed=1)
+    truths = load_set("custom", out)
+    assert len(truths) == 3
+    from iram.audio import load
+
+    parts = {s["n"]: load(tmp_path / "mods" / "train" / e.slug / s["file"], rates=(RATE,)).at(RATE) for s in stems}
+    for t in truths:
+        y, sr = sf.read(t.audio)
+        gains = json.loads((out / f"{t.name}.truth.json").read_text())["source"]["gain_db"]
+        want = sum(10 ** (g / 20) * parts[int(n)] for n, g in gains.items() if g is not None)
+        want = want / max(1.0, np.abs(want).max() / 0.99)
+        assert sr == RATE and np.abs(y - want).max() < 1e-3
+        for k, role in enumerate(ROLES[:4]):  # a role whose stems were all dropped is off everywhere
+            if all(gains[str(s["n"])] is None for j, s in enumerate(stems) if j % 4 == k):
+                assert np.all(t.roles[k] == 0)

@@ -38,3 +38,21 @@ def test_boundaries_only_on_8_bar_lines():
 def test_a_steady_track_is_one_section():
     iram = _iram([({"percussion", "bass"}, 10)])
     assert len(find_sections(iram, [0.5] * 6, _segs(10))) == 1
+
+
+def test_a_partial_lead_in_and_tail_do_not_move_the_lines():
+    # a 2-s pickup and a 2-s fade tail, silent to the model, around 8 blocks that change on bar 17
+    plan = [({"percussion", "chord"}, 4), ({"percussion", "bass", "melody"}, 4)]
+    body = _iram(plan)
+    iram = np.concatenate([np.zeros((6, 1)), body, np.zeros((6, 1))], axis=1)
+    segs = [Segment(0.0, 2.0, (1, 1), True)] + [Segment(2.0 + 8.0 * k, 10.0 + 8.0 * k, (4 * k + 1, 4 * k + 4)) for k in range(8)]
+    segs.append(Segment(66.0, 68.0, (33, 33), True))
+    secs = find_sections(iram, [0.5] * 6, segs)
+    assert [s.start for s in secs] == [2.0, 34.0] and secs[-1].end == 66.0
+
+
+def test_full_sections_with_a_boundary_stay_apart():
+    plan = [({"percussion", "bass"}, 4), ({"percussion", "bass", "melody", "chord"}, 4), ({"percussion", "bass", "voice"}, 4)]
+    iram = _iram(plan)
+    secs = find_sections(iram, [0.5] * 6, _segs(iram.shape[1]))
+    assert [s.label for s in secs] == ["drop", "main", "main"] and [s.start for s in secs] == [0.0, 32.0, 64.0]
