@@ -12,6 +12,7 @@ import numpy as np
 from .madmom_adapter import CHUNK_S, FPS
 
 START_DB = 30.0  # the music starts where its level first comes within this of the track's median level
+ATTACK_DB, ATTACK_S = 20.0, 0.05  # a sharp start: within ATTACK_S of it, the level comes within ATTACK_DB of the median
 BAND_EDGES = np.unique(np.geomspace(2, 512, 25).astype(int))  # FFT bins (1024 at 16 kHz) edging 23 log-spaced bands
 
 
@@ -75,10 +76,29 @@ def smooth_max(curve: np.ndarray, radius: int = 2) -> np.ndarray:
     return maximum_filter1d(curve, size=2 * radius + 1)
 
 
+def level(bands: np.ndarray) -> np.ndarray:
+    """The level (dB, frames,) of log10 band energies ``bands`` (frames, n): their power summed."""
+    return 10 * np.log10((10.0 ** bands).sum(axis=1) + 1e-12)
+
+
 def music_start(bands: np.ndarray | None) -> float | None:
     """Where the music starts (s): the first frame whose level (summed over ``bands``, log10 band
     energies (frames, n) at FPS) comes within START_DB of the track's median level; None without bands."""
     if bands is None or len(bands) == 0:
         return None
-    level = 10 * np.log10((10.0 ** bands).sum(axis=1) + 1e-12)  # bands hold log10 power
-    return int(np.argmax(level > np.median(level) - START_DB)) / FPS
+    lv = level(bands)
+    return int(np.argmax(lv > np.median(lv) - START_DB)) / FPS
+
+
+def sharp_start(bands: np.ndarray | None) -> float | None:
+    """:func:`music_start` when the music starts sharply out of silence: after at least one frame
+    more than START_DB below the median level, and within ATTACK_S coming within ATTACK_DB of it;
+    None otherwise. A start on the first frame may be where the recording was cut, and a swell
+    crosses the START_DB line at no particular point of the beat: neither tells where a beat is."""
+    start = music_start(bands)
+    if start is None:
+        return None
+    lv, i = level(bands), int(round(start * FPS))
+    if i == 0 or lv[i:i + max(1, int(round(ATTACK_S * FPS)))].max() < np.median(lv) - ATTACK_DB:
+        return None
+    return start

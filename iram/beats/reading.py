@@ -11,10 +11,10 @@ activations, the onsets and the music actually are, not on tempo or drum-pattern
 2. octave (:func:`check_octave`): the same score plus how well four of its beats make
    the bars madmom's downbeat activation marks (:func:`bar_pulse`), for every rescaled
    reading against the beats kept by the off-beat check;
-3. start (:func:`check_start`): music starts on a beat (the first sound within 30 dB of the
-   track's level, :func:`~iram.beats.curves.music_start`); when it starts half-way between
-   two of the beats, they move half a beat. Loud off-beat bass and hats can pull madmom's
-   activation onto the off-beats for the whole track; the start still tells;
+3. start (:func:`check_start`): music starts on a beat; when it starts sharply out of silence
+   (:func:`~iram.beats.curves.sharp_start`) half-way between two of the beats, they move half a
+   beat. Loud off-beat bass and hats can pull madmom's activation onto the off-beats for the
+   whole track; the start still tells. A start on the first frame or a swell says nothing;
 4. bar phase (:func:`choose_phase`): each of the four beats of the bar is scored by a
    linear model over madmom's downbeat activation, kick onsets, the change in sound
    from the 1, 4 and 8 bars before to the bar after, whether madmom's DBN put its
@@ -31,7 +31,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import ModelError
-from .curves import music_start
+from .curves import music_start, sharp_start
 from .madmom_adapter import FPS
 
 MIN_BPM, MAX_BPM = 55.0, 215.0  # readings outside this range are not offered
@@ -165,10 +165,13 @@ def check_offbeat(beats: np.ndarray, cv: dict[str, np.ndarray], *, margin: float
 
 
 def check_start(beats: np.ndarray, cv: dict[str, np.ndarray]) -> tuple[np.ndarray, bool]:
-    """The beats, or the points half a beat on when the music starts half-way between two beats
-    (:func:`start_side`); and whether they were moved. Where loud off-beat bass and hats pull
-    the activation onto the off-beats, the start still falls on the beat."""
-    if len(beats) < 9 or start_side(beats, music_start(cv.get("bands"))) >= 0:
+    """The beats, or the points half a beat on when the music starts sharply out of silence
+    (:func:`~iram.beats.curves.sharp_start`) half-way between two beats (:func:`start_side`); and
+    whether they were moved. Where loud off-beat bass and hats pull the activation onto the
+    off-beats, the start still falls on the beat. Only a sharp start counts: of the 6 train and
+    valid modules that sound from their first frame, between two tracked beats, 3 start on a true
+    beat and 2 half a beat before one."""
+    if len(beats) < 9 or start_side(beats, sharp_start(cv.get("bands"))) >= 0:
         return beats, False
     return half_beat_on(beats), True
 
