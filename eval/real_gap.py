@@ -72,12 +72,13 @@ def score_baselines(args, loops, composed, modules, log=print) -> tuple[dict, di
 
 def markdown(results: dict) -> str:
     fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
-    lines = ["| model | set | " + " | ".join(f"{r} ROC" for r in ROLES) + " | macro ROC-AUC | PR-AUC | F1 | accuracy | Pearson r |",
-             "|---|---|" + "---|" * (len(ROLES) + 5)]
+    lines = ["| model | set | " + " | ".join(f"{r} ROC" for r in ROLES) + " | macro ROC-AUC | PR-AUC | F1 | accuracy | Pearson r | voice on when off |",
+             "|---|---|" + "---|" * (len(ROLES) + 6)]
     for name, sets in results.items():
         for s, sc in sets.items():
             per = " | ".join(fmt(sc["roles"][r]["roc_auc"]) for r in ROLES)
-            lines.append(f"| {name} | {s} | {per} | " + " | ".join(fmt(sc["macro"][k]) for k in METRICS) + " |")
+            lines.append(f"| {name} | {s} | {per} | " + " | ".join(fmt(sc["macro"][k]) for k in METRICS)
+                         + f" | {fmt(sc['roles']['voice'].get('false_positive_rate'))} |")
     return "\n".join(lines) + "\n"
 
 

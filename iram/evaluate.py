@@ -44,7 +44,8 @@ def best_thresholds(y: np.ndarray, p: np.ndarray, grid=np.linspace(0.05, 0.95, 1
 
 
 def classification_scores(y: np.ndarray, p: np.ndarray, thresholds=None, roles=ROLES) -> dict:
-    """Per-role and macro ROC-AUC, PR-AUC, F1, accuracy and Pearson r.
+    """Per-role and macro ROC-AUC, PR-AUC, F1, accuracy and Pearson r, and per role the
+    false-positive rate (share of its known-off examples switched on; e.g. voice on instrumentals).
 
     ``y`` (n, R) 0/1 ground truth (NaN: masked), ``p`` (n, R) probabilities, ``thresholds``
     (R,) (default 0.5). Undefined scores are ``None``; macro averages skip them. ``n`` counts
@@ -69,6 +70,7 @@ def classification_scores(y: np.ndarray, p: np.ndarray, thresholds=None, roles=R
                 "f1": float(f1_score(yt, pr >= th[r], zero_division=0)) if yt.sum() > 0 else None,
                 "accuracy": float(accuracy_score(yt, pr >= th[r])) if len(yt) else None,
                 "pearson": float(np.corrcoef(yt, pr)[0, 1]) if d and pr.std() > 0 else None,
+                "false_positive_rate": float(np.mean(pr[yt == 0] >= th[r])) if (yt == 0).any() else None,
                 "support": int(yt.sum()),
                 "n": int(len(yt)),
             }

@@ -84,6 +84,9 @@ def test_metrics_against_hand_computed_values():
     assert s["roles"]["a"]["pr_auc"] == pytest.approx((1 + 2 / 3) / 2)
     # at 0.5: TP 1, FN 1, FP 0 -> F1 2/3, accuracy 3/4
     assert s["roles"]["a"]["f1"] == pytest.approx(2 / 3) and s["roles"]["a"]["accuracy"] == pytest.approx(0.75)
+    # role b: all four off, one (0.4) above a 0.35 threshold -> false-positive rate 1/4; role a has none
+    assert classification_scores(y, p, [0.5, 0.35], roles=("a", "b"))["roles"]["b"]["false_positive_rate"] == pytest.approx(0.25)
+    assert s["roles"]["a"]["false_positive_rate"] == 0.0
     # role b is always off: ROC-AUC, PR-AUC and F1 are undefined, not 0, and left out of the macro mean
     assert s["roles"]["b"]["roc_auc"] is None and s["roles"]["b"]["f1"] is None
     assert s["macro"]["roc_auc"] == pytest.approx(0.75)
