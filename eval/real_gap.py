@@ -70,8 +70,11 @@ def score_baselines(args, loops, composed, modules, log=print) -> tuple[dict, di
     return results, thresholds
 
 
+def fmt(v: float | None) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
 def markdown(results: dict) -> str:
-    fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
     lines = ["| model | set | " + " | ".join(f"{r} ROC" for r in ROLES) + " | macro ROC-AUC | PR-AUC | F1 | accuracy | Pearson r | voice on when off |",
              "|---|---|" + "---|" * (len(ROLES) + 6)]
     for name, sets in results.items():
@@ -84,7 +87,6 @@ def markdown(results: dict) -> str:
 
 def role_markdown(results: dict) -> str:
     """Every role's five scores, one row per model, set and role (n: its unmasked examples)."""
-    fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
     lines = ["| model | set | role | ROC-AUC | PR-AUC | F1 | accuracy | Pearson r | positives / n |", "|---|---|---|" + "---|" * 6]
     for name, sets in results.items():
         for s, sc in sets.items():

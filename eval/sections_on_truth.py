@@ -1,6 +1,6 @@
 """Section finding alone: sections from a role model's probabilities on the truth's own 4-bar grid
 (so the beat stage does not enter), scored against the truth sections by hit F at 0.5 s and 3 s
-(mir_eval boundary detection, as ``iram benchmark`` does). A lead-in before the first block and a
+(``iram.benchmark.section_scores``, as ``iram benchmark`` does). A lead-in before the first block and a
 tail after the last are scored as the partial segments ``iram analyze`` makes of them.
 
 For choosing section rules, use validation material only: composed tracks from the validation
@@ -13,13 +13,14 @@ of segments with the same active roles, derived from the stems).
 from __future__ import annotations
 
 import argparse
+from types import SimpleNamespace
 
-import mir_eval
 import numpy as np
 
 from iram.activations import frame_features, score_segments
 from iram.annotations import load_set
 from iram.audio import load as load_audio
+from iram.benchmark import section_scores
 from iram.model import load
 from iram.sections import find_sections
 from iram.segments import Segment
@@ -46,17 +47,14 @@ def main() -> None:
     rm = load(args.model)
     sr = rm.net.cfg.front.sample_rate
     truths = load_set("composed", args.composed) if args.composed else load_set("modules", args.modules, split=args.split)
-    f = {0.5: [], 3.0: []}
+    f = []
     for t in truths:
         y = load_audio(t.audio, rates=(sr,)).at(sr)
         segs = truth_segments(t, len(y) / sr)
         z, fps = frame_features(rm.net, y)
         secs = find_sections(score_segments(rm.net, z, fps, [(s.start, s.end) for s in segs]), rm.thresholds, segs)
-        ref = np.array([[s["start"], s["end"]] for s in t.sections])
-        est = np.array([[s.start, s.end] for s in secs]).reshape(-1, 2)
-        for w in f:
-            f[w].append(mir_eval.segment.detection(ref, est, window=w, trim=True)[2] if len(est) else 0.0)
-    print(f"{args.model}: {len(truths)} tracks, section hit F " + ", ".join(f"{w} s {np.mean(v):.3f}" for w, v in f.items()))
+        f.append(section_scores(t, SimpleNamespace(sections=secs)) or {"hit_f_0.5s": 0.0, "hit_f_3.0s": 0.0})
+    print(f"{args.model}: {len(truths)} tracks, section hit F " + ", ".join(f"{k} {np.mean([x[k] for x in f]):.3f}" for k in f[0]))
 
 
 if __name__ == "__main__":

@@ -86,8 +86,12 @@ def music_start(bands: np.ndarray | None) -> float | None:
     energies (frames, n) at FPS) comes within START_DB of the track's median level; None without bands."""
     if bands is None or len(bands) == 0:
         return None
-    lv = level(bands)
-    return int(np.argmax(lv > np.median(lv) - START_DB)) / FPS
+    return _start_frame(level(bands)) / FPS
+
+
+def _start_frame(lv: np.ndarray) -> int:
+    """The first frame of the level curve ``lv`` (dB) within START_DB of its median."""
+    return int(np.argmax(lv > np.median(lv) - START_DB))
 
 
 def sharp_start(bands: np.ndarray | None) -> float | None:
@@ -95,10 +99,10 @@ def sharp_start(bands: np.ndarray | None) -> float | None:
     more than START_DB below the median level, and within ATTACK_S coming within ATTACK_DB of it;
     None otherwise. A start on the first frame may be where the recording was cut, and a swell
     crosses the START_DB line at no particular point of the beat: neither tells where a beat is."""
-    start = music_start(bands)
-    if start is None:
+    if bands is None or len(bands) == 0:
         return None
-    lv, i = level(bands), int(round(start * FPS))
+    lv = level(bands)
+    i = _start_frame(lv)
     if i == 0 or lv[i:i + max(1, int(round(ATTACK_S * FPS)))].max() < np.median(lv) - ATTACK_DB:
         return None
-    return start
+    return i / FPS

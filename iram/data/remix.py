@@ -34,12 +34,13 @@ def stem_roles(label: dict | None) -> set[str]:
 def remix_gains(stems: list[dict], labels: dict, rng: np.random.Generator, *, drop: float, gain_db: float) -> np.ndarray:
     """Linear gain per stem (0 = silenced): whole roles dropped with probability ``drop`` each,
     never all of them."""
-    present = sorted({r for s in stems for r in stem_roles(labels.get(str(s["n"])))})
+    roles = [stem_roles(labels.get(str(s["n"]))) for s in stems]
+    present = sorted(set().union(*roles))
     while True:
         gone = {r for r in present if rng.random() < drop}
         if len(gone) < len(present):
             break
-    keep = np.array([not (stem_roles(labels.get(str(s["n"]))) & gone) for s in stems])
+    keep = np.array([not (r & gone) for r in roles])
     return keep * 10 ** (rng.uniform(-gain_db, gain_db, len(stems)) / 20)
 
 
