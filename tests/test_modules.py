@@ -338,3 +338,27 @@ def test_remix_sums_the_kept_stems(tmp_path):
         for k, role in enumerate(ROLES[:4]):  # a role whose stems were all dropped is off everywhere
             if all(gains[str(s["n"])] is None for j, s in enumerate(stems) if j % 4 == k):
                 assert np.all(t.roles[k] == 0)
+
+
+def test_a_mix_that_cancels_in_mono_is_refused_before_anything_is_written(tmp_path):
+    """rough-journey's IT surround: the two channels in antiphase. iram hears mono, where such a
+    mix is silence and refused, so the renderer refuses it first, with the fix in the message."""
+    import soundfile as sf
+
+    from iram import audio
+    from iram.errors import AudioError
+
+    t = np.arange(2 * SR) / SR
+    tone = np.round(0.3 * np.sin(2 * np.pi * 220 * t) * md.FULL_SCALE).astype(np.int32)
+    antiphase, same = np.stack([tone, -tone], axis=1), np.stack([tone, tone], axis=1)
+    assert md.cancels_in_mono(antiphase)
+    assert not md.cancels_in_mono(same) and not md.cancels_in_mono(np.zeros_like(same))
+    sf.write(tmp_path / "x.wav", antiphase / md.FULL_SCALE, SR)
+    with pytest.raises(AudioError, match="silent"):  # what iram itself says of such a mix
+        audio.load(tmp_path / "x.wav", rates=(16000,))
+    rough = next(e for e in md.read_table() if e.slug == "pingus-data-rough-journey")
+    if not Path(rough.path).exists():
+        pytest.skip("pingus-data not installed: apt-get install pingus-data")
+    with pytest.raises(ModuleError, match="cancel in a mono downmix"):
+        md.render_module(rough, tmp_path / "rough", seconds=20)
+    assert not (tmp_path / "rough").exists()

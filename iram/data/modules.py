@@ -289,6 +289,17 @@ def _quantise(x: np.ndarray, gain: float) -> np.ndarray:
     return np.round(np.clip(x * gain, -1.0, 1.0 - 1.0 / FULL_SCALE) * FULL_SCALE).astype(np.int32)
 
 
+def cancels_in_mono(q: np.ndarray) -> bool:
+    """True when the quantised stereo mix ``q`` (frames, 2) sounds but its mono downmix, what
+    iram analyses, is silence by :data:`iram.audio.SILENCE_RMS` (surround channels in
+    antiphase): iram would refuse the mix, so the module cannot be trained or scored on."""
+    from ..audio import SILENCE_RMS
+
+    x = q.astype(np.float64) / FULL_SCALE
+    mono = x.mean(axis=1) if x.ndim == 2 else x
+    return bool(x.std() >= SILENCE_RMS and mono.std() < SILENCE_RMS)
+
+
 def _write_flac(path: Path, q: np.ndarray) -> None:
     import soundfile as sf
 
@@ -339,6 +350,9 @@ def render_module(entry: Entry, folder: str | Path, *, seconds: float | None = N
     starts[0] = 0
     q_mix = _quantise(mix, gain)
     del mix
+    if cancels_in_mono(q_mix):
+        raise ModuleError(f"{entry.path}: its channels cancel in a mono downmix (silent to iram); "
+                          "set its split to exclude in modules.csv")
     (folder / "stems").mkdir(parents=True)
     _write_flac(folder / "mix.flac", q_mix)
     acc = np.zeros_like(q_mix)
