@@ -32,9 +32,10 @@ def main() -> None:
     ap.add_argument("--boot", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    models = [m.split("=", 1) for m in args.model]
-    seg = load_segments([], load(models[0][1]).net.cfg.front.sample_rate, modules=args.modules, split="valid")
-    probs = {name: predict_segments(load(path).net, seg) for name, path in models}
+    nets = {name: load(path).net for name, path in (m.split("=", 1) for m in args.model)}
+    ref = next(iter(nets))
+    seg = load_segments([], nets[ref].cfg.front.sample_rate, modules=args.modules, split="valid")
+    probs = {name: predict_segments(net, seg) for name, net in nets.items()}
     track = seg.spans[:, 0]
     mods = np.unique(track)
     by_module = [np.where(track == m)[0] for m in mods]
@@ -46,7 +47,6 @@ def main() -> None:
             idx = np.concatenate([by_module[i] for i in rng.integers(0, len(mods), len(mods))])
             for name, p in probs.items():
                 draws[name].append(macro_roc(seg.labels[idx], p[idx]))
-    ref = models[0][0]
     print(f"{len(mods)} valid modules, {len(track)} segments, {args.boot} draws of modules")
     print("model | macro ROC-AUC | 95% over modules | difference from " + ref + " (95%)")
     for name, p in probs.items():
