@@ -142,6 +142,15 @@ def get_parser() -> argparse.ArgumentParser:
     rx.add_argument("--seed", type=int, default=0)
     rx.add_argument("-q", "--quiet", action="store_true")
 
+    cx = dsub.add_parser("crossmix", help="role pieces of rendered modules' stems mixed across modules at one tempo (annotated tracks)")
+    cx.add_argument("--modules", required=True, help="folder the modules were rendered to ('iram data modules --out')")
+    cx.add_argument("--split", required=True, choices=("train", "valid", "test"), help="modules of this split")
+    cx.add_argument("--n", type=int, default=100, help="crossmixes to write (default 100)")
+    cx.add_argument("--segments", type=int, default=8, help="4-bar segments in each (default 8)")
+    cx.add_argument("--out", required=True)
+    cx.add_argument("--seed", type=int, default=0)
+    cx.add_argument("-q", "--quiet", action="store_true")
+
     vo = dsub.add_parser("voiceover", help="recorded voices over instrumental 4-bar segments of rendered modules (annotated tracks)")
     vo.add_argument("--modules", required=True, help="folder the modules were rendered to ('iram data modules --out')")
     vo.add_argument("--split", required=True, choices=("train", "valid", "test"), help="modules and speakers of this split")
@@ -398,6 +407,12 @@ def cmd_data(args) -> int:
 
         make_remixes(modules=args.modules, split=args.split, per_module=args.per_module, drop=args.drop, out=args.out,
                      seed=args.seed, progress=not args.quiet)
+        return 0
+    if args.what == "crossmix":
+        from .data.remix import make_crossmixes
+
+        make_crossmixes(modules=args.modules, split=args.split, n=args.n, segments=args.segments, out=args.out,
+                        seed=args.seed, progress=not args.quiet)
         return 0
     if args.what == "voiceover":
         from .data.voiceover import make_voiceovers
