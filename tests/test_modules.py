@@ -362,3 +362,72 @@ def test_a_mix_that_cancels_in_mono_is_refused_before_anything_is_written(tmp_pa
     with pytest.raises(ModuleError, match="cancel in a mono downmix"):
         md.render_module(rough, tmp_path / "rough", seconds=20)
     assert not (tmp_path / "rough").exists()
+
+
+def test_role_pieces_take_each_active_role_stems_with_their_doubts():
+    from iram.data.remix import role_pieces
+
+    rows, labels = constructed_rows()
+    e = md.Entry(slug="x", package="p", path="x.xm", format="xm", composer="c", title="", split="train", electronic="yes",
+                 rows_per_beat=1, beats_per_bar=4, downbeat_row=0, count_from="song")
+    truth = {**md.truth_from_rows(rows, e, labels), "stems": [{"n": k, "file": f"s{k}"} for k in range(1, 8)]}
+    got = {(p["segment"], p["role"]): (p["stems"], p["mask"]) for p in role_pieces(truth, rows, labels, module="x")}
+    # segment 0: percussion, bass, chord active (melody masked, fx and voice silent)
+    assert got[(0, "percussion")] == (["s1"], []) and got[(0, "bass")] == (["s2"], [])
+    assert got[(0, "chord")] == (["s3"], ["melody"])  # its alt role goes with it
+    # segment 1 (orders 1 and 2): stem 7 plays melody, then bass in the same segment
+    assert got[(1, "melody")] == (["s7"], ["bass"]) and got[(1, "fx")] == (["s4"], [])
+    assert set(got) == {(0, "percussion"), (0, "bass"), (0, "chord"), (1, "percussion"), (1, "melody"), (1, "fx")}
+    assert all(p["bpm"] == pytest.approx(60 * SR / 1000) for p in role_pieces(truth, rows, labels, module="x"))
+
+
+def test_crossmix_truth_hears_each_piece_against_the_mix():
+    from iram.data.remix import crossmix_truth
+
+    beat = 1000
+    t = np.arange(16 * beat)
+    loud = 0.3 * np.sin(2 * np.pi * t / 40)
+    quiet = 10 ** (-40 / 20) * 0.3 * np.sin(2 * np.pi * t / 13)  # 40 dB under the mix: not audible
+    two_beats = np.where(t < 2 * beat, 0.3 * np.sin(2 * np.pi * t / 17), 0.0)
+    got = crossmix_truth({"chord": loud, "bass": quiet, "percussion": two_beats},
+                         {"chord": ["melody"], "bass": ["fx"], "percussion": ["bass"]}, beat)
+    assert got == {"percussion": 1, "bass": None, "chord": 1, "melody": None, "fx": 0, "voice": 0}
+    # a piece sounding on one beat only is below min_beats
+    assert crossmix_truth({"chord": loud, "percussion": np.where(t < beat, loud, 0.0)}, {}, beat)["percussion"] == 0
+
+
+def test_crossmix_takes_each_role_from_another_module(tmp_path):
+    import soundfile as sf
+
+    from iram.annotations import load_set
+    from iram.data.remix import make_crossmixes
+
+    installed("xm")
+    installed("mod")
+    ann = tmp_path / "ann"
+    ann.mkdir()
+    es = [entry("xm"), entry("mod")]
+    (ann / "modules.csv").write_text(",".join(md.Entry.__dataclass_fields__) + "\n" + "".join(
+        ",".join(str(getattr(e, k)) for k in md.Entry.__dataclass_fields__) + "\n" for e in es))
+    roles = {}
+    for e in es:
+        md.make_module(e, {}, tmp_path / "mods", seconds=16.0)
+        stems = json.loads((tmp_path / "mods" / "train" / e.slug / "truth.json").read_text())["stems"]
+        roles[e.slug] = {str(s["n"]): {"role": ROLES[k % 4]} for k, s in enumerate(stems)}
+    (ann / "roles.json").write_text(json.dumps(roles))
+    md.make_modules(out=tmp_path / "mods", split="train", annotations=ann, seconds=16.0, truth_only=True, progress=False)
+    out = make_crossmixes(modules=tmp_path / "mods", split="train", n=3, segments=2, out=tmp_path / "cx", annotations=ann,
+                          seed=1, tolerance=1.0)
+    truths = load_set("custom", out)
+    assert len(truths) == 3
+    for t in truths:
+        d = json.loads((out / f"{t.name}.truth.json").read_text())
+        y, sr = sf.read(t.audio)
+        assert sr == 16000 and len(y) == round(d["duration"] * sr) and np.abs(y).max() <= 0.99 + 1e-3
+        assert t.roles.shape == (len(ROLES), 2)
+        for k, seg in enumerate(d["source"]):
+            assert len({p["module"] for p in seg}) == len(seg)  # every role of a segment from another module
+            assert len({p["role"] for p in seg}) == len(seg)
+            for r in ROLES:  # a role nobody put in is off, or masked by a piece's doubt
+                if r not in {p["role"] for p in seg}:
+                    assert t.roles[ROLES.index(r), k] != 1

@@ -125,7 +125,8 @@ def role_pieces(truth: dict, rows: dict, labels: dict, *, module: str) -> list[d
     starts = np.asarray(rows["frame"], float) / MODULE_SR
     out = []
     for k, seg in enumerate(truth["segments"]):
-        lo, hi = np.searchsorted(starts, seg["start"], side="right") - 1, np.searchsorted(starts, seg["end"])
+        # rows from the one starting the segment to the last before its end (times in truth.json are rounded)
+        lo, hi = np.searchsorted(starts, seg["start"] + 1e-4, side="right") - 1, np.searchsorted(starts, seg["end"] - 1e-4)
         orders = {int(o) for o in np.asarray(rows["order"])[max(lo, 0):max(hi, lo + 1)]}
         for role in ROLES:
             if seg["active"][role] != 1:
