@@ -57,6 +57,7 @@ class Truth:
     sections: list[dict] = field(default_factory=list)
     audio: Path | None = None
     duration: float | None = None
+    sources: list[frozenset] | None = None  # the tracker modules each segment was made from (remixes, crossmixes)
 
 
 def _check(name, intervals, roles):
@@ -145,10 +146,13 @@ def load_truth_json(path: str | Path) -> Truth:
         roles[ROLES.index(name)] = row
     _check(path.name, segs, roles)
     audio = next((p for p in (path.with_name(path.name.replace(".truth.json", ext)) for ext in (".wav", ".flac", ".mp3", ".aiff", ".ogg")) if p.exists()), None)
+    src = d.get("source")
+    sources = ([frozenset([src["module"]])] * len(segs) if isinstance(src, dict) and "module" in src
+               else [frozenset(p["module"] for p in seg) for seg in src] if isinstance(src, list) else None)
     return Truth(path.name.replace(".truth.json", ""), segs, roles, tempo=d.get("tempo"),
                  beats=np.array(d["beats"]) if "beats" in d else None,
                  downbeats=np.array(d["downbeats"]) if "downbeats" in d else None,
-                 sections=d.get("sections", []), audio=audio, duration=d.get("duration"))
+                 sections=d.get("sections", []), audio=audio, duration=d.get("duration"), sources=sources)
 
 
 def load_custom_csv(path: str | Path) -> list[Truth]:

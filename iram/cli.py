@@ -65,6 +65,8 @@ def get_parser() -> argparse.ArgumentParser:
     t.add_argument("--valid-tracks", action="append", help="folder of annotated validation tracks: early stopping also counts their segments (repeatable)")
     t.add_argument("--modules", help="folder of rendered tracker modules ('iram data modules --out'): train on their train split's "
                    "segments; early stopping and the thresholds use the valid split's segments alone")
+    t.add_argument("--fold", help="K/N: hold out fold K of N of the train modules' packages (with --modules): not trained on, "
+                   "scored after training, so N runs score every train module out of fold")
     t.add_argument("--init", help="start from this checkpoint's weights and configuration (fine-tuning)")
     t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
     t.add_argument("--epochs", type=int, default=30)
@@ -335,15 +337,23 @@ def cmd_export(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from .errors import DataError
     from .features import FrontEndConfig
     from .model import ModelConfig
     from .train import TrainConfig, train
 
+    try:
+        fold = tuple(int(x) for x in args.fold.split("/")) if args.fold else None
+    except ValueError:
+        fold = ()
+    if fold is not None and len(fold) != 2:
+        raise DataError(f"--fold {args.fold}: give it as K/N, e.g. 1/3")
     cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps, max_minutes=args.max_minutes, seed=args.seed,
                       lr=args.lr, eq_db=args.eq_db, shift=args.shift, master=args.master)
     mcfg = ModelConfig(front=FrontEndConfig(harmonic=not args.no_harmonic, n_bands=args.bands))
     r = train(args.data, args.valid, args.out, model_cfg=mcfg, cfg=cfg, device=args.device, test_dir=args.test,
-              tracks=args.tracks, valid_tracks=args.valid_tracks, modules=args.modules, init=args.init, progress=not args.quiet)
+              tracks=args.tracks, valid_tracks=args.valid_tracks, modules=args.modules, init=args.init, fold=fold,
+              progress=not args.quiet)
     m = r["metrics"].get("test", r["metrics"]["valid"])["macro"]
     print(f"{args.out}: macro ROC-AUC {m['roc_auc']:.4f}, PR-AUC {m['pr_auc']:.4f}, F1 {m['f1']:.4f} "
           f"({'test' if 'test' in r['metrics'] else 'valid'}), {r['training']['minutes']:.1f} min")

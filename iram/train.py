@@ -139,9 +139,13 @@ class Segments:
 
 
 def load_segments(folders: list[str | Path], sample_rate: int, *, modules: str | Path | None = None, split: str = "train",
+                  leave_out: frozenset[str] = frozenset(), only: frozenset[str] | None = None,
                   progress: bool = False) -> Segments:
     """The segments of annotated tracks in ``folders`` (``NAME.truth.json`` beside the audio) and of the
-    modules of ``split`` rendered under ``modules`` (``iram data modules --out``)."""
+    modules of ``split`` rendered under ``modules`` (``iram data modules --out``).
+
+    ``leave_out`` names modules (slugs) whose segments are skipped, in remixes and crossmixes made
+    from them too; ``only``, when given, keeps the rendered modules it names and no others."""
     from tqdm import tqdm
 
     from .activations import EDGE_S
@@ -149,16 +153,23 @@ def load_segments(folders: list[str | Path], sample_rate: int, *, modules: str |
     from .audio import load as load_audio
     from .data.modules import load_set as load_modules
 
-    truths = [t for f in folders for t in load_set("custom", f)] + (load_modules(modules, split=split) if modules else [])
+    mods = [t for t in (load_modules(modules, split=split) if modules else []) if only is None or t.name in only]
+    for t in mods:
+        t.sources = [frozenset([t.name])] * len(t.intervals)
+    truths = [t for f in folders for t in load_set("custom", f)] + mods
     audio, spans, labels, intervals = [], [], [], []
     for t in tqdm(truths, desc="reading tracks", disable=not progress, unit="track"):
+        keep = [j for j in range(len(t.intervals)) if not (t.sources and t.sources[j] & leave_out)]
+        if not keep:
+            continue
         if t.audio is None:
             raise DataError(f"{t.name}: audio not found; put NAME.wav next to NAME.truth.json (or fix the CSV's file path)")
         y = load_audio(t.audio, rates=(sample_rate,)).at(sample_rate)
         k = len(audio)
         audio.append(pack(y))
         intervals.append(np.asarray(t.intervals, dtype=float))
-        for j, ((s, e), lab) in enumerate(zip(t.intervals, t.roles.T)):
+        for j in keep:
+            (s, e), lab = t.intervals[j], t.roles[:, j]
             a, b = int((s + EDGE_S) * sample_rate), min(len(y), int((e - EDGE_S) * sample_rate))
             if b - a >= 3 * sample_rate and not np.isnan(lab).all():
                 spans.append((k, j, a, b))
@@ -213,7 +224,7 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
           cfg: TrainConfig = TrainConfig(), device: str = "auto", test_dir: str | Path | None = None,
           tracks: list[str | Path] | None = None, valid_tracks: list[str | Path] | None = None,
           modules: str | Path | None = None, init: str | Path | None = None, name: str | None = None,
-          progress: bool = True, log=print) -> dict:
+          fold: tuple[int, int] | None = None, progress: bool = True, log=print) -> dict:
     """Train, keep the best epoch by validation macro ROC-AUC, save the checkpoint to ``out``.
 
     ``init`` starts from a checkpoint's weights (its configuration replaces ``model_cfg``);
@@ -222,6 +233,10 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
     train split are trained on, and early stopping uses its valid split's segments alone
     (the synthetic validation scores are logged beside it).
     ``name`` defaults to hcnn or cnn-logmel, after the front-end.
+    ``fold`` (k, n) holds out fold k (1-based) of n of the train modules' packages
+    (:func:`iram.data.modules.package_folds`): their segments, and remix and crossmix segments
+    made from them, are not trained on; they are scored after training (``metrics["held_out"]``),
+    so n runs give every train module a score from a model that never heard it.
     """
     from tqdm import tqdm
 
@@ -248,7 +263,18 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
     va = load_dataset(valid_dir, sample_rate=sr, progress=progress)
     if len(tr.files) < 2 or len(va.files) < 2:
         raise DataError("training needs at least two training and two validation clips")
-    seg = load_segments(tracks or [], sr, modules=modules, split="train", progress=progress) if tracks or modules else None
+    held = frozenset()
+    if fold:
+        from .data.modules import package_folds, read_table
+
+        k, n_folds = fold
+        if not modules or n_folds < 2 or not 1 <= k <= n_folds:
+            raise DataError(f"--fold {k}/{n_folds}: needs --modules and 1 <= K <= N with N >= 2")
+        entries = [e for e in read_table() if e.split == "train"]
+        folds = package_folds(entries, n_folds)
+        held = frozenset(e.slug for e in entries if folds[e.package] == k - 1)
+    seg = (load_segments(tracks or [], sr, modules=modules, split="train", leave_out=held, progress=progress)
+           if tracks or modules else None)
     seg_va = load_segments(valid_tracks, sr, progress=progress) if valid_tracks else None
     real_va = load_segments([], sr, modules=modules, split="valid", progress=progress) if modules else None
     weights = balanced_weights(tr.labels)
@@ -315,6 +341,9 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
                                  "reliability": reliability(real_va.labels, p_real)}
     if seg_va:
         metrics["valid_segments"] = classification_scores(seg_va.labels, predict_segments(net, seg_va), thresholds)
+    if held:
+        ho = load_segments([], sr, modules=modules, split="train", only=held, progress=progress)
+        metrics["held_out"] = classification_scores(ho.labels, predict_segments(net, ho), thresholds)
     if test_dir:
         te = load_dataset(test_dir, sample_rate=sr, progress=progress)
         metrics["test"] = classification_scores(te.labels, predict_clips(net, te), thresholds)
@@ -328,6 +357,8 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
         training.update(tracks=[str(d) for d in tracks or []], n_train_segments=len(seg.labels))
     if modules:
         training.update(modules=str(modules), n_valid_real_segments=len(real_va.labels))
+    if held:
+        training.update(fold={"k": fold[0], "of": fold[1], "held_out": sorted(held)})
     if seg_va:
         training.update(valid_tracks=[str(d) for d in valid_tracks], n_valid_segments=len(seg_va.labels))
     save(out, net.cpu(), thresholds=thresholds, name=name, version=__version__, training=training, metrics=metrics)

@@ -142,6 +142,12 @@ def read_roles(annotations: str | Path = ANNOTATIONS) -> dict:
     return combine(roles, _read_json(second)) if second.exists() else roles
 
 
+def package_folds(entries: list[Entry], folds: int) -> dict[str, int]:
+    """Fold (0 .. folds-1) of every package of ``entries``: the packages in name order, dealt in
+    turn, so a package's modules (one composer's or one game's) stay in one fold."""
+    return {p: k % folds for k, p in enumerate(sorted({e.package for e in entries}))}
+
+
 # -- the grid -------------------------------------------------------------------------------
 def grid(pos: Positions, *, rows_per_beat: int, beats_per_bar: int, downbeat_row: int = 0,
          count_from: str = "pattern") -> tuple[np.ndarray, np.ndarray]:
