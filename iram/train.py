@@ -14,7 +14,7 @@ of the loop and the segment macro ROC-AUC. ``--init`` starts from a checkpoint.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -129,13 +129,15 @@ class Segments:
     ``audio`` holds each track (mono int16 at the model's rate); ``spans`` (n, 4)
     gives each segment's track, its number in the track and the samples it keeps
     once its edges are left out; ``labels`` is (n, 6), NaN where a role is masked;
-    ``intervals`` the tracks' segment times (seconds).
+    ``intervals`` the tracks' segment times (seconds); ``names`` the tracks' names
+    (a rendered module's is its slug).
     """
 
     audio: list[np.ndarray]
     spans: np.ndarray
     labels: np.ndarray
     intervals: list[np.ndarray]
+    names: list[str] = field(default_factory=list)
 
 
 def load_segments(folders: list[str | Path], sample_rate: int, *, modules: str | Path | None = None, split: str = "train",
@@ -157,7 +159,7 @@ def load_segments(folders: list[str | Path], sample_rate: int, *, modules: str |
     for t in mods:
         t.sources = [frozenset([t.name])] * len(t.intervals)
     truths = [t for f in folders for t in load_set("custom", f)] + mods
-    audio, spans, labels, intervals = [], [], [], []
+    audio, spans, labels, intervals, names = [], [], [], [], []
     for t in tqdm(truths, desc="reading tracks", disable=not progress, unit="track"):
         keep = [j for j in range(len(t.intervals)) if not (t.sources and t.sources[j] & leave_out)]
         if not keep:
@@ -168,6 +170,7 @@ def load_segments(folders: list[str | Path], sample_rate: int, *, modules: str |
         k = len(audio)
         audio.append(pack(y))
         intervals.append(np.asarray(t.intervals, dtype=float))
+        names.append(t.name)
         for j in keep:
             (s, e), lab = t.intervals[j], t.roles[:, j]
             a, b = int((s + EDGE_S) * sample_rate), min(len(y), int((e - EDGE_S) * sample_rate))
@@ -176,7 +179,7 @@ def load_segments(folders: list[str | Path], sample_rate: int, *, modules: str |
                 labels.append(lab)
     if not spans:
         raise DataError(f"{', '.join(map(str, folders))}: no annotated segment of 4.5 s or more; make tracks with 'iram data tracks'")
-    return Segments(audio, np.array(spans), np.array(labels, dtype=np.float32), intervals)
+    return Segments(audio, np.array(spans), np.array(labels, dtype=np.float32), intervals, names)
 
 
 def segment_batch(seg: Segments, idx: np.ndarray, rng: np.random.Generator, max_seconds: float, sample_rate: int,

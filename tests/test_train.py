@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import soundfile as sf
 import torch
 
@@ -7,6 +8,7 @@ from iram.model import ModelConfig, RoleCNN
 from iram.roles import ROLES
 from iram.train import TrainConfig, balanced_weights, batch_of, train
 from iram.data.dataset import load_dataset
+from iram.errors import DataError
 
 
 def _toy_dataset(folder, n=12, sr=16000):
@@ -219,3 +221,58 @@ def test_masked_cells_are_left_out_of_loss_sampling_and_scores():
     sc = classification_scores(yt, p, roles=("a", "b"))
     assert sc["roles"]["b"]["n"] == 3 and sc["roles"]["b"]["roc_auc"] == 1.0  # the masked 0.99 is not a false alarm
     assert sc["roles"]["a"]["n"] == 4 and sc["n"] == 4
+
+
+def test_leave_out_drops_a_module_and_every_mix_made_from_it(tmp_path):
+    import json
+
+    from iram.train import load_segments
+
+    mods = _toy_modules(tmp_path / "modules")
+    tracks, _ = _toy_track(tmp_path / "tracks", name="remix")
+    d = json.loads((tracks / "remix.truth.json").read_text())
+    (tracks / "remix.truth.json").write_text(json.dumps({**d, "source": {"module": "toy-train", "gain_db": {}}}))
+    _toy_track(tracks, name="cross")
+    pieces = [["toy-train"], ["other"], ["other", "toy-train"], ["other"]]
+    (tracks / "cross.truth.json").write_text(json.dumps({**d, "source": [[{"module": m} for m in seg] for seg in pieces]}))
+    everything = load_segments([tracks], 16000, modules=mods, split="train")
+    assert len(everything.labels) == 12 and everything.names == ["cross", "remix", "toy-train"]
+    kept = load_segments([tracks], 16000, modules=mods, split="train", leave_out=frozenset({"toy-train"}))
+    assert kept.names == ["cross"] and list(kept.spans[:, 1]) == [1, 3]  # segments with a piece of it go
+    only = load_segments([], 16000, modules=mods, split="train", only=frozenset({"toy-train"}))
+    assert only.names == ["toy-train"] and len(only.labels) == 4
+
+
+def test_package_folds_keep_a_package_together_and_deal_packages_in_turn():
+    from iram.data.modules import Entry, package_folds
+
+    es = [Entry(slug=f"{p}-{k}", package=p, path="", format="xm", composer="", title="", split="train", electronic="yes",
+                rows_per_beat=4, beats_per_bar=4, downbeat_row=0, count_from="pattern") for p in "dbca" for k in range(2)]
+    assert package_folds(es, 2) == {"a": 0, "b": 1, "c": 0, "d": 1}
+
+
+def test_a_fold_run_trains_without_the_held_out_packages_and_scores_them(tmp_path):
+    import shutil
+
+    from iram.data.modules import package_folds, read_table
+    from iram.model import load
+
+    entries = [e for e in read_table() if e.split == "train"]
+    folds = package_folds(entries, 2)
+    a = next(e.slug for e in entries if folds[e.package] == 0)
+    b = next(e.slug for e in entries if folds[e.package] == 1)
+    mods = _toy_modules(tmp_path / "modules")  # toy audio under two real train slugs, one per fold
+    shutil.copytree(mods / "train" / "toy-train", mods / "train" / b)
+    (mods / "train" / "toy-train").rename(mods / "train" / a)
+    data = _toy_dataset(tmp_path)
+    cfg = ModelConfig(front=FrontEndConfig(n_bands=32, n_harmonics=2), widths=(4, 8), hidden=16, window=1.0)
+    first = tmp_path / "m.pt"
+    train([data], data, first, model_cfg=cfg, cfg=TrainConfig(epochs=1, steps_per_epoch=2, batch=4), progress=False, log=lambda m: None)
+    out = tmp_path / "fold.pt"
+    train([data], data, out, cfg=TrainConfig(epochs=1, steps_per_epoch=2, batch=4, segment_batch=2, segment_seconds=2.0),
+          modules=mods, init=first, fold=(1, 2), progress=False, log=lambda m: None)
+    m = load(out)
+    assert a in m.training["fold"]["held_out"] and b not in m.training["fold"]["held_out"]
+    assert m.training["n_train_segments"] == 4 and m.metrics["held_out"]["roles"]["percussion"]["n"] == 3
+    with pytest.raises(DataError, match="--fold"):
+        train([data], data, out, modules=mods, init=first, fold=(3, 2), progress=False, log=lambda m: None)
