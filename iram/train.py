@@ -253,6 +253,16 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
             raise DataError(f"{folder}: tracks folder not found; make tracks with 'iram data tracks'")
     if modules and not all((Path(modules) / s).is_dir() for s in ("train", "valid")):
         raise DataError(f"{modules}: needs rendered train and valid modules; run 'iram data modules --out {modules} --split all'")
+    held = frozenset()
+    if fold:
+        from .data.modules import package_folds, read_table
+
+        k, n_folds = fold
+        if not modules or n_folds < 2 or not 1 <= k <= n_folds:
+            raise DataError(f"--fold {k}/{n_folds}: needs --modules and 1 <= K <= N with N >= 2")
+        entries = [e for e in read_table() if e.split == "train"]
+        folds = package_folds(entries, n_folds)
+        held = frozenset(e.slug for e in entries if folds[e.package] == k - 1)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     start = load(init) if init else None
@@ -266,16 +276,6 @@ def train(train_dirs: list[str | Path], valid_dir: str | Path, out: str | Path, 
     va = load_dataset(valid_dir, sample_rate=sr, progress=progress)
     if len(tr.files) < 2 or len(va.files) < 2:
         raise DataError("training needs at least two training and two validation clips")
-    held = frozenset()
-    if fold:
-        from .data.modules import package_folds, read_table
-
-        k, n_folds = fold
-        if not modules or n_folds < 2 or not 1 <= k <= n_folds:
-            raise DataError(f"--fold {k}/{n_folds}: needs --modules and 1 <= K <= N with N >= 2")
-        entries = [e for e in read_table() if e.split == "train"]
-        folds = package_folds(entries, n_folds)
-        held = frozenset(e.slug for e in entries if folds[e.package] == k - 1)
     seg = (load_segments(tracks or [], sr, modules=modules, split="train", leave_out=held, progress=progress)
            if tracks or modules else None)
     seg_va = load_segments(valid_tracks, sr, progress=progress) if valid_tracks else None
