@@ -146,13 +146,23 @@ def load_truth_json(path: str | Path) -> Truth:
         roles[ROLES.index(name)] = row
     _check(path.name, segs, roles)
     audio = next((p for p in (path.with_name(path.name.replace(".truth.json", ext)) for ext in (".wav", ".flac", ".mp3", ".aiff", ".ogg")) if p.exists()), None)
-    src = d.get("source")
-    sources = ([frozenset([src["module"]])] * len(segs) if isinstance(src, dict) and "module" in src
-               else [frozenset(p["module"] for p in seg) for seg in src] if isinstance(src, list) else None)
     return Truth(path.name.replace(".truth.json", ""), segs, roles, tempo=d.get("tempo"),
                  beats=np.array(d["beats"]) if "beats" in d else None,
                  downbeats=np.array(d["downbeats"]) if "downbeats" in d else None,
-                 sections=d.get("sections", []), audio=audio, duration=d.get("duration"), sources=sources)
+                 sections=d.get("sections", []), audio=audio, duration=d.get("duration"),
+                 sources=_sources(d.get("source"), len(segs)))
+
+
+def _sources(src, n: int) -> list[frozenset] | None:
+    """The modules each of ``n`` segments was made from, by a truth's ``source``: one module for
+    the whole track (``iram data remix``, ``voiceover``) or a list of pieces per segment
+    (``iram data crossmix``); None for anything else."""
+    if isinstance(src, dict) and isinstance(src.get("module"), str):
+        return [frozenset([src["module"]])] * n
+    if (isinstance(src, list) and len(src) == n and all(isinstance(seg, list) for seg in src)
+            and all(isinstance(p, dict) and isinstance(p.get("module"), str) for seg in src for p in seg)):
+        return [frozenset(p["module"] for p in seg) for seg in src]
+    return None
 
 
 def load_custom_csv(path: str | Path) -> list[Truth]:
