@@ -11,12 +11,11 @@ Usage: python eval/folds.py --modules DATA/modules --recipe C=C-1.pt,C-2.pt,C-3.
 from __future__ import annotations
 
 import argparse
-import warnings
 
 import numpy as np
 
 from iram.data.modules import read_table
-from iram.evaluate import classification_scores
+from iram.evaluate import classification_scores, group_bootstrap
 from iram.model import load
 from iram.roles import ROLES
 from iram.train import load_segments, predict_segments
@@ -67,17 +66,9 @@ def main() -> None:
         if s != slugs:
             raise SystemExit(f"{name}: its folds score other segments than {ref}'s; run both with the same --fold N")
     pk = np.array([package[s] for s in slugs])
-    groups = [np.flatnonzero(pk == p) for p in np.unique(pk)]
-    rng = np.random.default_rng(args.seed)
-    draws = {name: [] for name in runs}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for _ in range(args.boot):
-            idx = np.concatenate([groups[i] for i in rng.integers(0, len(groups), len(groups))])
-            for name, (y, p, _) in runs.items():
-                draws[name].append(roc(y[idx], p[idx]))
+    draws = group_bootstrap(pk, runs[ref][0], {name: p for name, (_, p, _) in runs.items()}, roc, boot=args.boot, seed=args.seed)
     y = runs[ref][0]
-    print(f"{len(slugs)} segments of {len(set(slugs))} train modules in {len(groups)} packages, out of fold; "
+    print(f"{len(slugs)} segments of {len(set(slugs))} train modules in {len(set(pk))} packages, out of fold; "
           f"positives per role: " + ", ".join(f"{r} {int(np.nansum(y[:, j] == 1))}" for j, r in enumerate(ROLES)))
     print("| recipe | macro ROC-AUC (95% over packages) | " + " | ".join(ROLES) + f" | macro difference from {ref} (95%) |")
     print("|---|---|" + "---|" * len(ROLES) + "---|")

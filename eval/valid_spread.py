@@ -10,11 +10,10 @@ Usage: python eval/valid_spread.py --modules DATA/modules --model C=iram/weights
 from __future__ import annotations
 
 import argparse
-import warnings
 
 import numpy as np
 
-from iram.evaluate import classification_scores
+from iram.evaluate import classification_scores, group_bootstrap
 from iram.model import load
 from iram.train import load_segments, predict_segments
 
@@ -37,16 +36,8 @@ def main() -> None:
     seg = load_segments([], nets[ref].cfg.front.sample_rate, modules=args.modules, split="valid")
     probs = {name: predict_segments(net, seg) for name, net in nets.items()}
     track = seg.spans[:, 0]
+    draws = group_bootstrap(track, seg.labels, probs, macro_roc, boot=args.boot, seed=args.seed)
     mods = np.unique(track)
-    by_module = [np.where(track == m)[0] for m in mods]
-    rng = np.random.default_rng(args.seed)
-    draws = {name: [] for name in probs}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for _ in range(args.boot):
-            idx = np.concatenate([by_module[i] for i in rng.integers(0, len(mods), len(mods))])
-            for name, p in probs.items():
-                draws[name].append(macro_roc(seg.labels[idx], p[idx]))
     print(f"{len(mods)} valid modules, {len(track)} segments, {args.boot} draws of modules")
     print("model | macro ROC-AUC | 95% over modules | difference from " + ref + " (95%)")
     for name, p in probs.items():

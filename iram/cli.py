@@ -135,30 +135,25 @@ def get_parser() -> argparse.ArgumentParser:
     mo.add_argument("--truth-only", action="store_true", help="re-make truth.json of rendered modules from the tables; render nothing")
     mo.add_argument("-q", "--quiet", action="store_true")
 
-    rx = dsub.add_parser("remix", help="real stems of rendered modules re-mixed with whole roles left out (annotated tracks)")
-    rx.add_argument("--modules", required=True, help="folder the modules were rendered to ('iram data modules --out')")
-    rx.add_argument("--split", required=True, choices=("train", "valid", "test"), help="modules of this split")
+    def from_modules(name: str, help: str, split_help: str = "modules of this split") -> argparse.ArgumentParser:
+        """A data command that makes annotated tracks from rendered modules: its shared options."""
+        q = dsub.add_parser(name, help=help)
+        q.add_argument("--modules", required=True, help="folder the modules were rendered to ('iram data modules --out')")
+        q.add_argument("--split", required=True, choices=("train", "valid", "test"), help=split_help)
+        q.add_argument("--out", required=True)
+        q.add_argument("--seed", type=int, default=0)
+        q.add_argument("-q", "--quiet", action="store_true")
+        return q
+
+    rx = from_modules("remix", "real stems of rendered modules re-mixed with whole roles left out (annotated tracks)")
     rx.add_argument("--per-module", type=int, default=2, help="remixes of each module (default 2)")
     rx.add_argument("--drop", type=float, default=0.4, help="chance that each role is left out of a remix (default 0.4)")
-    rx.add_argument("--out", required=True)
-    rx.add_argument("--seed", type=int, default=0)
-    rx.add_argument("-q", "--quiet", action="store_true")
-
-    cx = dsub.add_parser("crossmix", help="role pieces of rendered modules' stems mixed across modules at one tempo (annotated tracks)")
-    cx.add_argument("--modules", required=True, help="folder the modules were rendered to ('iram data modules --out')")
-    cx.add_argument("--split", required=True, choices=("train", "valid", "test"), help="modules of this split")
+    cx = from_modules("crossmix", "role pieces of rendered modules' stems mixed across modules at one tempo (annotated tracks)")
     cx.add_argument("--n", type=int, default=100, help="crossmixes to write (default 100)")
     cx.add_argument("--segments", type=int, default=8, help="4-bar segments in each (default 8)")
-    cx.add_argument("--out", required=True)
-    cx.add_argument("--seed", type=int, default=0)
-    cx.add_argument("-q", "--quiet", action="store_true")
-
-    vo = dsub.add_parser("voiceover", help="recorded voices over instrumental 4-bar segments of rendered modules (annotated tracks)")
-    vo.add_argument("--modules", required=True, help="folder the modules were rendered to ('iram data modules --out')")
-    vo.add_argument("--split", required=True, choices=("train", "valid", "test"), help="modules and speakers of this split")
+    vo = from_modules("voiceover", "recorded voices over instrumental 4-bar segments of rendered modules (annotated tracks)",
+                      "modules and speakers of this split")
     vo.add_argument("--n", type=int, required=True)
-    vo.add_argument("--out", required=True)
-    vo.add_argument("--seed", type=int, default=0)
     return p
 
 

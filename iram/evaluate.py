@@ -92,3 +92,20 @@ def reliability(y: np.ndarray, p: np.ndarray, *, bins: int = 10, roles=ROLES) ->
         rows = [(float(pr[k == b].mean()), float(yt[k == b].mean()), int((k == b).sum())) for b in range(bins) if (k == b).any()]
         out[role] = {"predicted": [a for a, _, _ in rows], "observed": [o for _, o, _ in rows], "count": [c for _, _, c in rows]}
     return out
+
+
+def group_bootstrap(groups: np.ndarray, y: np.ndarray, probs: dict[str, np.ndarray], score, *, boot: int = 1000,
+                    seed: int = 0) -> dict[str, np.ndarray]:
+    """``score(y[idx], p[idx])`` of every model ``p`` in ``probs`` over ``boot`` resamples in which
+    whole groups (rows sharing a value of ``groups``: a module, a package) are drawn with
+    replacement, the same draws for every model, so differences between models can be read off."""
+    members = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    rng = np.random.default_rng(seed)
+    out = {name: [] for name in probs}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(boot):
+            idx = np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
+            for name, p in probs.items():
+                out[name].append(score(y[idx], p[idx]))
+    return {name: np.asarray(v, float) for name, v in out.items()}

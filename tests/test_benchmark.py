@@ -129,3 +129,16 @@ def test_example_annotation_in_repository_loads():
     ex = Path(__file__).resolve().parent.parent / "annotations" / "example"
     truths = load_set("custom", ex)
     assert truths and all(t.roles.shape[0] == 6 for t in truths)
+
+
+def test_group_bootstrap_draws_whole_groups_the_same_way_for_every_model():
+    from iram.evaluate import group_bootstrap
+
+    groups = np.repeat(["a", "b", "c"], [1, 2, 3])
+    y = np.arange(6.0)
+    sizes = group_bootstrap(groups, y, {"m": y, "n": y + 1}, lambda yy, p: len(yy), boot=200, seed=3)
+    # a draw is three whole groups: its size is a sum of three of 1, 2, 3
+    assert set(sizes["m"]) <= {a + b + c for a in (1, 2, 3) for b in (1, 2, 3) for c in (1, 2, 3)} and len(sizes["m"]) == 200
+    means = group_bootstrap(groups, y, {"m": y, "n": y + 1}, lambda yy, p: p.mean(), boot=200, seed=3)
+    np.testing.assert_allclose(means["n"] - means["m"], 1.0)  # same draws: the difference is exact
+    assert len(set(sizes["m"])) > 1
