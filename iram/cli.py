@@ -337,12 +337,13 @@ def cmd_train(args) -> int:
     from .model import ModelConfig
     from .train import TrainConfig, train
 
-    try:
-        fold = tuple(int(x) for x in args.fold.split("/")) if args.fold else None
-    except ValueError:
-        fold = ()
-    if fold is not None and len(fold) != 2:
-        raise DataError(f"--fold {args.fold}: give it as K/N, e.g. 1/3")
+    fold = None
+    if args.fold:
+        try:
+            k, n = map(int, args.fold.split("/"))
+        except ValueError:
+            raise DataError(f"--fold {args.fold}: give it as K/N, e.g. 1/3") from None
+        fold = (k, n)
     cfg = TrainConfig(epochs=args.epochs, steps_per_epoch=args.steps, max_minutes=args.max_minutes, seed=args.seed,
                       lr=args.lr, eq_db=args.eq_db, shift=args.shift, master=args.master)
     mcfg = ModelConfig(front=FrontEndConfig(harmonic=not args.no_harmonic, n_bands=args.bands))

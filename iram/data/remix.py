@@ -128,15 +128,15 @@ def role_pieces(truth: dict, rows: dict, labels: dict, *, module: str) -> list[d
         # rows from the one starting the segment to the last before its end (times in truth.json are rounded)
         lo, hi = np.searchsorted(starts, seg["start"] + 1e-4, side="right") - 1, np.searchsorted(starts, seg["end"] - 1e-4)
         orders = {int(o) for o in np.asarray(rows["order"])[max(lo, 0):max(hi, lo + 1)]}
+        here = {s["file"]: [role_at(labels.get(str(s["n"])), o) for o in orders] for s in truth["stems"]}
         for role in ROLES:
             if seg["active"][role] != 1:
                 continue
             files, mask = [], set()
-            for s in truth["stems"]:
-                here = [role_at(labels.get(str(s["n"])), o) for o in orders]
-                if any(r == role for r, _ in here):
-                    files.append(s["file"])
-                    mask |= {x for r, alts in here for x in [r, *alts]}
+            for f, played in here.items():
+                if any(r == role for r, _ in played):
+                    files.append(f)
+                    mask |= {x for r, alts in played for x in [r, *alts]}
             if files:
                 out.append({"module": module, "segment": k, "role": role, "start": seg["start"], "end": seg["end"],
                             "stems": files, "mask": sorted((mask & set(ROLES)) - {role}),
