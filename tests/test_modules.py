@@ -288,6 +288,33 @@ def test_voiceover_lays_a_recorded_speaker_over_an_instrumental_segment(tmp_path
         assert np.sqrt(np.mean((y - bed[:len(y)]) ** 2)) > 0.9 * 0.05 * 10 ** (-12 / 20)
 
 
+def test_a_voice_over_keeps_its_pitch_and_length_at_the_modules_sample_rate(tmp_path, monkeypatch):
+    """Stems render at 16 kHz and module mixes are 44.1 kHz: laid over unresampled, a voice
+    plays 2.76 times too fast and high, in the first third of the segment only."""
+    import soundfile as sf
+
+    from iram.data import render, sources
+    from iram.data.sources import Source
+
+    sr, seg, hz = 44100, 4.0, 500.0
+    folder = tmp_path / "mods" / "train" / "toy"
+    folder.mkdir(parents=True)
+    sf.write(folder / "mix.flac", np.zeros((int(seg * sr), 2), np.float32), sr)
+    act = [[0], [0], [0], [0], [0], [0]]
+    (folder / "truth.json").write_text(json.dumps({"roles": list(ROLES), "activations": act,
+                                                   "segments": [{"start": 0.0, "end": seg}]}))
+    monkeypatch.setattr(sources, "sources_for", lambda role, split: [Source("voice", "recorded", "toy")])
+    monkeypatch.setattr(render, "render_stem", lambda src, ctx, rng: np.sin(  # a steady tone over the whole loop
+        2 * np.pi * hz * np.arange(render.loop_samples(ctx)) / render.SR))
+    out = tmp_path / "vo"
+    assert main(["data", "voiceover", "--modules", str(tmp_path / "mods"), "--split", "train", "--n", "1", "--out", str(out)]) == 0
+    y, r = sf.read(out / "voiceover_00000.wav")
+    spec = np.abs(np.fft.rfft(y))
+    assert r == sr and abs(np.argmax(spec) * sr / len(y) - hz) < 5  # the tone's own pitch
+    quarters = np.sqrt([np.mean(q ** 2) for q in np.array_split(y, 4)])
+    assert quarters.min() > 0.8 * quarters.max()  # and it lasts the whole segment
+
+
 def test_remix_truth_follows_the_kept_stems():
     from iram.data.remix import remix_gains, remix_truth
 

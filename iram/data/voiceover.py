@@ -28,12 +28,20 @@ def instrumental_segments(modules: str | Path, split: str) -> list[tuple]:
             if t.roles[ROLES.index("voice"), j] == 0]
 
 
+def at_rate(x: np.ndarray, sr: int, to: int) -> np.ndarray:
+    """``x`` at ``sr`` resampled to ``to`` (the module's rate: stems render at 16 kHz, mixes at 44.1 kHz)."""
+    import soxr
+
+    return x if sr == to else soxr.resample(x, sr, to)
+
+
 def make_voiceovers(*, modules: str | Path, split: str, n: int, out: str | Path, seed: int = 0) -> Path:
     """Write ``n`` voice-over examples from ``split`` of the modules rendered in ``modules`` into ``out``."""
     import soundfile as sf
 
     from ..io import atomic_path, output_dir, write_text
     from . import patterns as pt
+    from .render import SR as RENDER_SR
     from .render import render_stem
     from .sources import SPLITS, VOICE_PACKAGES, sources_for
 
@@ -60,7 +68,7 @@ def make_voiceovers(*, modules: str | Path, split: str, n: int, out: str | Path,
         ctx = pt.Context(ctx.genre, bpm, ctx.tonic, ctx.mode, 4, ctx.progression, 0.0)
         v = np.zeros(len(x))
         while not np.any(v):  # a render can miss the window: draw again
-            v = render_stem(voices[int(rng.integers(len(voices)))], ctx, rng)[: len(x)]
+            v = at_rate(render_stem(voices[int(rng.integers(len(voices)))], ctx, rng), RENDER_SR, info.samplerate)[: len(x)]
             v = np.pad(v, (0, len(x) - len(v)))
         rms_x, rms_v = float(np.sqrt(np.mean(x ** 2))), float(np.sqrt(np.mean(v ** 2)))
         y = x + v * (max(rms_x, 1e-3) / rms_v) * 10 ** (rng.uniform(*VOICE_DB) / 20)
