@@ -7,6 +7,7 @@ A larger real validation than the module valid split (whose voiced segments are 
 choosing between recipes, never a test score.
 
 Usage: python eval/folds.py --modules DATA/modules --recipe C=C-1.pt,C-2.pt,C-3.pt --recipe X=X-1.pt,X-2.pt,X-3.pt
+[--context 0.5]  (the first recipe once more, each segment ranked against its own track: ``in_context``)
 """
 from __future__ import annotations
 
@@ -41,6 +42,18 @@ def out_of_fold(modules: str, paths: list[str]) -> tuple[np.ndarray, np.ndarray,
     return np.concatenate(labels), np.concatenate(probs), slugs
 
 
+def in_context(probs: np.ndarray, slugs: list[str], a: float) -> np.ndarray:
+    """Each segment's logit moved away from its module's mean logit for the role by a share ``a``:
+    l + a (l - mean). It ranks a segment against the rest of its own track."""
+    logit = np.log(np.clip(probs, 1e-6, 1 - 1e-6) / np.clip(1 - probs, 1e-6, 1))
+    out = logit.copy()
+    names = np.array(slugs)
+    for s in set(slugs):
+        rows = names == s
+        out[rows] += a * (logit[rows] - logit[rows].mean(axis=0))
+    return 1 / (1 + np.exp(-out))
+
+
 def roc(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
     """Macro ROC-AUC, then each role's (NaN where a role lacks a class)."""
     sc = classification_scores(labels, probs)
@@ -52,6 +65,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--modules", required=True, help="folder of rendered modules (iram data modules --out)")
     ap.add_argument("--recipe", action="append", required=True, help="NAME=FOLD1.pt,FOLD2.pt,...; the first is the reference")
+    ap.add_argument("--context", type=float, action="append", default=[],
+                    help="also score the first recipe with each segment's logit moved from its module's mean by this share")
     ap.add_argument("--boot", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -62,6 +77,8 @@ def main() -> None:
         runs[name] = out_of_fold(args.modules, paths.split(","))
     ref = next(iter(runs))
     slugs = runs[ref][2]
+    for a in args.context:
+        runs[f"{ref} in context {a:g}"] = (runs[ref][0], in_context(runs[ref][1], slugs, a), slugs)
     for name, (_, _, s) in runs.items():
         if s != slugs:
             raise SystemExit(f"{name}: its folds score other segments than {ref}'s; run both with the same --fold N")

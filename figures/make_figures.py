@@ -9,6 +9,8 @@ writes the scores and the per-track predictions (``predictions-composed/``, not 
 - figures/corpus.md: examples per role and per combination size in each split
 - figures/benchmark_track.png: ground truth and prediction under the spectrogram, one composed track
 - figures/role_scores.png: per-role scores of the composed benchmark
+- figures/reliability.png: the shipped model's reliability curve per role on the module valid split
+  (from the checkpoint: ``metrics["valid_real"]["reliability"]``), with its thresholds
 """
 from __future__ import annotations
 
@@ -100,11 +102,34 @@ def role_scores(results: Path, out: Path) -> None:
     plt.close(fig)
 
 
+def reliability(out: Path) -> None:
+    from iram.model import bundled_path, load
+
+    rm = load(bundled_path())
+    rel = rm.metrics["valid_real"]["reliability"]
+    fig, axes = plt.subplots(1, len(ROLES), figsize=(13, 2.8), constrained_layout=True, sharey=True)
+    for ax, role, th in zip(axes, ROLES, rm.thresholds):
+        r = rel[role]
+        ax.plot([0, 1], [0, 1], color="0.7", lw=1)
+        ax.axvline(th, color="0.5", ls=":", lw=1)
+        ax.plot(r["predicted"], r["observed"], color=COLOURS[role], lw=1.5)
+        ax.scatter(r["predicted"], r["observed"], s=8 + 60 * np.sqrt(np.asarray(r["count"]) / max(r["count"])), color=COLOURS[role])
+        ax.set_title(f"{role} ({sum(r['count'])})", fontsize=9)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("predicted", fontsize=8)
+    axes[0].set_ylabel("share with the role on", fontsize=8)
+    fig.suptitle(f"{rm.name} {rm.version}: reliability on the module valid split (dotted: threshold; dot size: segments)", fontsize=9)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default="work/corpus")
     ap.add_argument("--results", default="eval/results")
     args = ap.parse_args()
+    reliability(HERE / "reliability.png")
     loops_by_role(HERE / "loops_by_role.png")
     corpus_table(Path(args.corpus), HERE / "corpus.md")
     results = Path(args.results)
