@@ -45,13 +45,14 @@ def out_of_fold(modules: str, paths: list[str]) -> tuple[np.ndarray, np.ndarray,
 def in_context(probs: np.ndarray, slugs: list[str], a: float) -> np.ndarray:
     """Each segment's logit moved away from its module's mean logit for the role by a share ``a``:
     l + a (l - mean). It ranks a segment against the rest of its own track."""
-    logit = np.log(np.clip(probs, 1e-6, 1 - 1e-6) / np.clip(1 - probs, 1e-6, 1))
-    out = logit.copy()
+    from scipy.special import expit, logit
+
+    lg = logit(np.clip(probs, 1e-6, 1 - 1e-6))
     names = np.array(slugs)
     for s in set(slugs):
         rows = names == s
-        out[rows] += a * (logit[rows] - logit[rows].mean(axis=0))
-    return 1 / (1 + np.exp(-out))
+        lg[rows] += a * (lg[rows] - lg[rows].mean(axis=0))
+    return expit(lg)
 
 
 def roc(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
